@@ -1,0 +1,2 @@
+//! End-to-end tests and benchmarks of the whole suite against external
+//! oracles (evo today).
