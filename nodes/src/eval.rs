@@ -16,6 +16,7 @@ pub enum EvalCommand {
     Ate(CommonArgs),
     /// Relative pose error over pose pairs `--delta` apart (evo_rpe).
     Rpe {
+        /// Arguments shared with `ate`.
         #[command(flatten)]
         common: CommonArgs,
         /// Step between the two poses of a pair, in `--unit`s.
@@ -56,6 +57,7 @@ pub struct CommonArgs {
     t_offset: f64,
 }
 
+/// Trajectory file format.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum FormatArg {
     /// `timestamp tx ty tz qx qy qz qw` per line
@@ -64,6 +66,7 @@ pub enum FormatArg {
     Kitti,
 }
 
+/// Umeyama alignment mode.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AlignArg {
     /// no alignment
@@ -74,6 +77,7 @@ pub enum AlignArg {
     Sim3,
 }
 
+/// Unit of the RPE delta.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum UnitArg {
     /// every N-th pose
@@ -82,6 +86,7 @@ pub enum UnitArg {
     M,
 }
 
+/// Measured part of the RPE error pose.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum RelationArg {
     /// translation error (m)
@@ -90,8 +95,8 @@ pub enum RelationArg {
     Rot,
 }
 
-/// Runs one `eval` subcommand and prints its report.
-pub fn run(command: &EvalCommand) -> Result<()> {
+/// Runs one `eval` subcommand and returns its report as text.
+pub fn run(command: &EvalCommand) -> Result<String> {
     let (common, title) = match command {
         EvalCommand::Ate(common) => (common, "ATE w.r.t. translation (m)".to_owned()),
         EvalCommand::Rpe { common, delta, unit, relation } => {
@@ -138,12 +143,7 @@ pub fn run(command: &EvalCommand) -> Result<()> {
             metrics::rpe(&gt, &est, &options, &rpe)?
         }
     };
-    if common.json {
-        println!("{}", json(&report));
-    } else {
-        print!("{}", pretty(&title, options.align, &report));
-    }
-    Ok(())
+    Ok(if common.json { format!("{}\n", json(&report)) } else { pretty(&title, options.align, &report) })
 }
 
 /// The `--json` object: exactly the keys the CLI documents.

@@ -1,0 +1,44 @@
+//! The `cairn` command line: trajectory evaluation today; ROS 2 nodes, replay
+//! and rerun visualisation as they land.
+//!
+//! # Brief overview
+//! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
+//! dispatches through one `match` to a subcommand module ([`eval`]), which
+//! returns the text to print. The `cairn` binary is a thin wrapper, so tests
+//! drive exactly the code users run:
+//!
+//! ```
+//! use clap::Parser;
+//! let cli = cairn_nodes::Cli::try_parse_from(["cairn", "eval", "ate", "--gt", "a.txt", "--est", "b.txt"]).unwrap();
+//! let err = cairn_nodes::run(&cli).unwrap_err();
+//! assert!(format!("{err:#}").contains("a.txt"));
+//! ```
+
+pub mod eval;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// cairn: RGB-D SLAM, 3D detection and training for ROS 2 robots.
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Evaluate an estimated trajectory against ground truth (ATE, RPE).
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
+}
+
+/// Runs a parsed command line and returns what it prints on stdout.
+pub fn run(cli: &Cli) -> Result<String> {
+    match &cli.command {
+        Command::Eval(command) => eval::run(command),
+    }
+}
