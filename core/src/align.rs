@@ -84,7 +84,8 @@ pub fn umeyama(x: &[Vector3<f64>], y: &[Vector3<f64>], with_scale: bool) -> Resu
     let tiny = f64::EPSILON.max(d[0] * 1e-12);
     if d.iter().filter(|&&s| s > tiny).count() < 2 {
         return Err(Error::Geometry(
-            "degenerate covariance rank (fewer than 3 non-collinear positions), Umeyama alignment is not possible".into(),
+            "degenerate covariance rank (fewer than 3 non-collinear positions), Umeyama alignment is not possible"
+                .into(),
         ));
     }
     // S, Eq. (43): keep a right-handed rotation.
@@ -103,7 +104,11 @@ pub fn umeyama(x: &[Vector3<f64>], y: &[Vector3<f64>], with_scale: bool) -> Resu
 /// Umeyama on their positions, and returns the moved estimate with the
 /// transform used. As evo does, the scale multiplies translations first, then
 /// the rigid part is applied to every pose.
-pub fn align_trajectory(reference: &Trajectory, estimate: &Trajectory, alignment: Alignment) -> Result<(Trajectory, Sim3)> {
+pub fn align_trajectory(
+    reference: &Trajectory,
+    estimate: &Trajectory,
+    alignment: Alignment,
+) -> Result<(Trajectory, Sim3)> {
     if alignment == Alignment::None {
         return Ok((estimate.clone(), Sim3::identity()));
     }
@@ -129,7 +134,9 @@ mod tests {
 
     fn cloud(n: usize, seed: u64) -> Vec<Vector3<f64>> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..n).map(|_| Vector3::new(rng.random_range(-2.0..2.0), rng.random_range(-1.0..1.0), rng.random_range(0.0..3.0))).collect()
+        (0..n)
+            .map(|_| Vector3::new(rng.random_range(-2.0..2.0), rng.random_range(-1.0..1.0), rng.random_range(0.0..3.0)))
+            .collect()
     }
 
     #[test]

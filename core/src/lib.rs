@@ -27,6 +27,7 @@ pub mod sync;
 pub mod trajectory;
 pub mod transform;
 // (camera, calibration, depth and point-cloud modules are declared below)
+pub mod camera;
 
 pub use error::{Error, Result};
 pub use trajectory::Trajectory;

@@ -8,8 +8,8 @@
 
 use crate::align::{Alignment, Sim3, align_trajectory};
 use crate::sync::{DEFAULT_MAX_DIFF, associate};
-use crate::transform::rotation_angle;
 use crate::trajectory::Trajectory;
+use crate::transform::rotation_angle;
 use crate::{Error, Result};
 
 /// Options shared by ATE and RPE.
@@ -129,7 +129,11 @@ pub struct ErrorReport {
 
 /// Associates (or checks equal lengths) and aligns: evo's steps before any
 /// metric. Returns `(reference, aligned estimate, alignment)`.
-pub fn prepare(reference: &Trajectory, estimate: &Trajectory, options: &EvalOptions) -> Result<(Trajectory, Trajectory, Sim3)> {
+pub fn prepare(
+    reference: &Trajectory,
+    estimate: &Trajectory,
+    options: &EvalOptions,
+) -> Result<(Trajectory, Trajectory, Sim3)> {
     let (reference, estimate) = match (&reference.stamps, &estimate.stamps) {
         (Some(_), Some(_)) => associate(reference, estimate, options.max_diff, options.offset)?,
         _ if reference.len() == estimate.len() => (reference.clone(), estimate.clone()),
@@ -156,7 +160,12 @@ pub fn ate(reference: &Trajectory, estimate: &Trajectory, options: &EvalOptions)
 }
 
 /// Relative pose error over pose pairs `delta` apart.
-pub fn rpe(reference: &Trajectory, estimate: &Trajectory, options: &EvalOptions, rpe: &RpeOptions) -> Result<ErrorReport> {
+pub fn rpe(
+    reference: &Trajectory,
+    estimate: &Trajectory,
+    options: &EvalOptions,
+    rpe: &RpeOptions,
+) -> Result<ErrorReport> {
     let (reference, estimate, alignment) = prepare(reference, estimate, options)?;
     let pairs = pair_ids(&estimate, rpe.delta, rpe.unit)?;
     let (q, p) = (&reference.world_from_body, &estimate.world_from_body);
@@ -227,7 +236,10 @@ mod tests {
         let poses = (0..n)
             .map(|i| {
                 let t = i as f64 * step;
-                Rigid3::from_parts(Translation3::new(t, (t * 3.0).sin(), 0.1 * t * t), UnitQuaternion::from_euler_angles(0.0, 0.0, 0.1 * t))
+                Rigid3::from_parts(
+                    Translation3::new(t, (t * 3.0).sin(), 0.1 * t * t),
+                    UnitQuaternion::from_euler_angles(0.0, 0.0, 0.1 * t),
+                )
             })
             .collect();
         Trajectory::with_stamps("line", (0..n).map(|i| stamps_from + i as f64 * 0.1).collect(), poses).unwrap()
@@ -250,7 +262,8 @@ mod tests {
     fn ate_is_zero_after_aligning_a_rigidly_moved_copy() {
         let gt = line(40, 0.1, 0.0);
         let mut est = gt.clone();
-        let moved = Rigid3::from_parts(Translation3::new(3.0, -1.0, 2.0), UnitQuaternion::from_euler_angles(0.3, 0.2, -1.0));
+        let moved =
+            Rigid3::from_parts(Translation3::new(3.0, -1.0, 2.0), UnitQuaternion::from_euler_angles(0.3, 0.2, -1.0));
         for p in &mut est.world_from_body {
             *p = moved * *p;
         }
@@ -259,7 +272,9 @@ mod tests {
         let unaligned = ate(&gt, &est, &EvalOptions { align: Alignment::None, ..Default::default() }).unwrap();
         assert!(unaligned.stats.rmse > 1.0);
         // RPE is invariant to the rigid motion even without alignment.
-        let rpe_none = rpe(&gt, &est, &EvalOptions { align: Alignment::None, ..Default::default() }, &RpeOptions::default()).unwrap();
+        let rpe_none =
+            rpe(&gt, &est, &EvalOptions { align: Alignment::None, ..Default::default() }, &RpeOptions::default())
+                .unwrap();
         assert!(rpe_none.stats.max < 1e-12);
     }
 

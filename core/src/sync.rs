@@ -31,7 +31,8 @@ pub fn matching_time_indices(
     }
     let sorted = shifted.windows(2).all(|w| w[1] - w[0] >= 0.0);
     for (i, &stamp) in stamps_1.iter().enumerate() {
-        let found = if sorted { nearest_sorted(&shifted, stamp, max_diff) } else { nearest_linear(&shifted, stamp, max_diff) };
+        let found =
+            if sorted { nearest_sorted(&shifted, stamp, max_diff) } else { nearest_linear(&shifted, stamp, max_diff) };
         if let Some(j) = found {
             ids_1.push(i);
             ids_2.push(j);
@@ -75,12 +76,19 @@ fn nearest_linear(stamps: &[f64], stamp: f64, max_diff: f64) -> Option<usize> {
 /// shorter trajectory is matched into the longer one; `offset` shifts the
 /// estimate's stamps. Returns `(reference, estimate)` reduced to the matched
 /// poses, in the order of the shorter trajectory.
-pub fn associate(reference: &Trajectory, estimate: &Trajectory, max_diff: f64, offset: f64) -> Result<(Trajectory, Trajectory)> {
+pub fn associate(
+    reference: &Trajectory,
+    estimate: &Trajectory,
+    max_diff: f64,
+    offset: f64,
+) -> Result<(Trajectory, Trajectory)> {
     let (Some(stamps_ref), Some(stamps_est)) = (&reference.stamps, &estimate.stamps) else {
         return Err(Error::Association("both trajectories need timestamps to be associated".into()));
     };
     if !(max_diff >= 0.0 && max_diff.is_finite() && offset.is_finite()) {
-        return Err(Error::InvalidArgument(format!("max_diff {max_diff} and offset {offset} must be finite, max_diff ≥ 0")));
+        return Err(Error::InvalidArgument(format!(
+            "max_diff {max_diff} and offset {offset} must be finite, max_diff ≥ 0"
+        )));
     }
     let estimate_longer = estimate.len() > reference.len();
     let (ids_ref, ids_est) = if estimate_longer {

@@ -41,11 +41,7 @@ impl Trajectory {
     /// A timestamped trajectory. Errors if the lengths differ.
     pub fn with_stamps(name: impl Into<String>, stamps: Vec<f64>, world_from_body: Vec<Rigid3>) -> Result<Self> {
         if stamps.len() != world_from_body.len() {
-            return Err(Error::InvalidArgument(format!(
-                "{} stamps for {} poses",
-                stamps.len(),
-                world_from_body.len()
-            )));
+            return Err(Error::InvalidArgument(format!("{} stamps for {} poses", stamps.len(), world_from_body.len())));
         }
         Ok(Self { name: name.into(), stamps: Some(stamps), world_from_body })
     }
@@ -129,9 +125,10 @@ impl Trajectory {
 
     /// TUM text, one pose per line. Errors if the trajectory has no stamps.
     pub fn to_tum_string(&self) -> Result<String> {
-        let stamps = self.stamps.as_ref().ok_or_else(|| {
-            Error::InvalidArgument(format!("{}: TUM format needs timestamps", self.name))
-        })?;
+        let stamps = self
+            .stamps
+            .as_ref()
+            .ok_or_else(|| Error::InvalidArgument(format!("{}: TUM format needs timestamps", self.name)))?;
         let mut out = String::with_capacity(self.len() * 120);
         for (stamp, pose) in stamps.iter().zip(&self.world_from_body) {
             let t = pose.translation.vector;
@@ -170,13 +167,19 @@ fn numeric_lines(text: &str, name: &str, expected: usize) -> Result<Vec<(usize, 
         }
         let fields: Vec<&str> = line.split(|c: char| c.is_whitespace() || c == ',').filter(|f| !f.is_empty()).collect();
         if fields.len() != expected {
-            return Err(parse_error(name, line_no, format!("expected {expected} numbers, found {}: {line:?}", fields.len())));
+            return Err(parse_error(
+                name,
+                line_no,
+                format!("expected {expected} numbers, found {}: {line:?}", fields.len()),
+            ));
         }
         let mut values = Vec::with_capacity(expected);
         for field in fields {
             match field.parse::<f64>() {
                 Ok(v) if v.is_finite() => values.push(v),
-                _ => return Err(parse_error(name, line_no, format!("not a finite number: {field:?}"))),
+                _ => {
+                    return Err(parse_error(name, line_no, format!("not a finite number: {field:?}")));
+                }
             }
         }
         rows.push((line_no, values));

@@ -24,10 +24,7 @@ pub fn rigid_from_translation_quat(t: [f64; 3], q_xyzw: [f64; 4]) -> Result<Rigi
             "pose with non-finite translation or zero quaternion: t={t:?} q(xyzw)={q_xyzw:?}"
         )));
     }
-    Ok(Isometry3::from_parts(
-        Translation3::new(t[0], t[1], t[2]),
-        UnitQuaternion::new_normalize(q),
-    ))
+    Ok(Isometry3::from_parts(Translation3::new(t[0], t[1], t[2]), UnitQuaternion::new_normalize(q)))
 }
 
 /// Builds a rigid transform from a 3×3 rotation matrix and a translation.
@@ -67,8 +64,7 @@ mod tests {
 
     #[test]
     fn composition_reads_right_to_left() {
-        let world_from_camera =
-            rigid_from_translation_quat([1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]).unwrap();
+        let world_from_camera = rigid_from_translation_quat([1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]).unwrap();
         let camera_from_lidar = Rigid3::rotation(Vector3::new(0.0, 0.0, std::f64::consts::FRAC_PI_2));
         let world_from_lidar = world_from_camera * camera_from_lidar;
         let p_in_lidar = nalgebra::Point3::new(1.0, 0.0, 0.0);

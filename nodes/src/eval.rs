@@ -163,7 +163,15 @@ fn pretty(title: &str, align: Alignment, report: &ErrorReport) -> String {
         Alignment::Se3 => "with SE(3) Umeyama alignment".to_owned(),
         Alignment::Sim3 => format!("with Sim(3) Umeyama alignment, scale {:.6}", report.alignment.scale),
     };
-    let rows = [("max", s.max), ("mean", s.mean), ("median", s.median), ("min", s.min), ("rmse", s.rmse), ("sse", s.sse), ("std", s.std)];
+    let rows = [
+        ("max", s.max),
+        ("mean", s.mean),
+        ("median", s.median),
+        ("min", s.min),
+        ("rmse", s.rmse),
+        ("sse", s.sse),
+        ("std", s.std),
+    ];
     let mut out = format!("{title}\n({alignment}, {} pose pairs)\n\n", s.pairs);
     for (name, value) in rows {
         out.push_str(&format!("{name:>10}\t{value:.6}\n"));

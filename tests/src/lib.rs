@@ -27,9 +27,8 @@ pub fn repo_root() -> PathBuf {
 /// The shared data folder (`CAIRN_SHARED_DATA` or `<repo>/../shared/data`),
 /// or `None` when it is absent (a user's fresh clone).
 pub fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("CAIRN_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("../shared/data"));
+    let dir =
+        std::env::var_os("CAIRN_SHARED_DATA").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/data"));
     dir.is_dir().then_some(dir)
 }
 

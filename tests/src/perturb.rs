@@ -66,10 +66,8 @@ pub fn perturb(gt: &Trajectory, kind: Perturbation, seed: u64) -> Trajectory {
         Perturbation::Noise | Perturbation::Drift => {}
     }
     // The estimate's own world frame.
-    let gt_world_from_est_world = Rigid3::from_parts(
-        Translation3::new(0.7, -1.3, 0.4),
-        UnitQuaternion::from_euler_angles(0.2, -0.4, 1.9),
-    );
+    let gt_world_from_est_world =
+        Rigid3::from_parts(Translation3::new(0.7, -1.3, 0.4), UnitQuaternion::from_euler_angles(0.2, -0.4, 1.9));
     let est_world_from_gt_world = gt_world_from_est_world.inverse();
     for world_from_body in &mut est.world_from_body {
         *world_from_body = est_world_from_gt_world * *world_from_body;

@@ -50,6 +50,22 @@ struct Case {
 }
 
 impl Case {
+    /// The committed fixture pair in tests/data (a drifting estimate of
+    /// fr1_xyz at 10 Hz), which needs no shared data.
+    fn fixture() -> Self {
+        let dir = repo_root().join("tests/data");
+        let files = OnceLock::from(Ok((dir.join("fr1_xyz_gt.tum"), dir.join("fr1_xyz_est.tum"))));
+        Case {
+            label: "fixture/tum/fr1_xyz_est".into(),
+            source: dir.join("fr1_xyz_gt.tum"),
+            format: TrajectoryFormat::Tum,
+            kind: Perturbation::Noise,
+            seed: 0,
+            dir,
+            files,
+        }
+    }
+
     /// `(ground truth, estimate)` files in `self.format`.
     fn files(&self) -> Result<(PathBuf, PathBuf)> {
         self.files.get_or_init(|| self.write().map_err(|e| format!("{e:#}"))).clone().map_err(anyhow::Error::msg)
@@ -122,7 +138,13 @@ fn cairn_stats(case: &Case, align: &str, metric_args: &[&str]) -> Result<serde_j
 }
 
 /// evo's statistics from its `--save_results` zip, read by tests/oracle/evo_result.py.
-fn evo_stats(case: &Case, program: &str, align_flags: &[&str], metric_args: &[&str], zip: &Path) -> Result<serde_json::Value> {
+fn evo_stats(
+    case: &Case,
+    program: &str,
+    align_flags: &[&str],
+    metric_args: &[&str],
+    zip: &Path,
+) -> Result<serde_json::Value> {
     let evo = Oracle::find(program).map_err(anyhow::Error::msg)?;
     let mut args: Vec<String> = vec![if case.format == TrajectoryFormat::Kitti { "kitti" } else { "tum" }.into()];
     let (gt, est) = case.files()?;
@@ -176,6 +198,7 @@ fn trials(scratch: &Path) -> Vec<Trial> {
             other => Err(Failed::from(format!("a 2e-6 median difference was not reported: {other:?}"))),
         }
     })];
+    let mut all_cases = vec![Case::fixture()];
     for (name, relative) in SEQUENCES {
         let source = match shared_file(relative) {
             Ok(path) => path,
@@ -183,24 +206,27 @@ fn trials(scratch: &Path) -> Vec<Trial> {
                 // Listed as ignored so the runner counts it as skipped; it
                 // fails if forced to run, so it can never pass without data.
                 println!("skipping evo_oracle/{name}: {reason}");
-                let trial = Trial::test(format!("evo_oracle/{name}/needs_shared_data"), move || Err(Failed::from(reason)));
+                let trial =
+                    Trial::test(format!("evo_oracle/{name}/needs_shared_data"), move || Err(Failed::from(reason)));
                 trials.push(trial.with_ignored_flag(true));
                 continue;
             }
         };
-        for case in cases(name, &source, scratch).into_iter().map(Arc::new) {
-            for (align, align_flags) in ALIGNMENTS {
-                for (metric, cairn_args, program, evo_args) in METRICS {
-                    let case = Arc::clone(&case);
-                    let zip = scratch.join(format!("{}-{align}-{metric}.zip", case.label.replace('/', "_")));
-                    let unit = if metric.starts_with("rpe_rot") { "deg" } else { "m" };
-                    let trial = Trial::test(format!("evo_oracle/{}/{align}/{metric}", case.label), move || {
-                        let cairn = cairn_stats(&case, align, cairn_args).map_err(|e| format!("cairn: {e:#}"))?;
-                        let evo = evo_stats(&case, program, align_flags, evo_args, &zip).map_err(|e| format!("evo: {e:#}"))?;
-                        compare(&cairn, &evo, unit).map_err(|e| Failed::from(format!("{e:#}")))
-                    });
-                    trials.push(trial.with_ignored_flag(evo_missing.is_some()));
-                }
+        all_cases.extend(cases(name, &source, scratch));
+    }
+    for case in all_cases.into_iter().map(Arc::new) {
+        for (align, align_flags) in ALIGNMENTS {
+            for (metric, cairn_args, program, evo_args) in METRICS {
+                let case = Arc::clone(&case);
+                let zip = scratch.join(format!("{}-{align}-{metric}.zip", case.label.replace('/', "_")));
+                let unit = if metric.starts_with("rpe_rot") { "deg" } else { "m" };
+                let trial = Trial::test(format!("evo_oracle/{}/{align}/{metric}", case.label), move || {
+                    let cairn = cairn_stats(&case, align, cairn_args).map_err(|e| format!("cairn: {e:#}"))?;
+                    let evo =
+                        evo_stats(&case, program, align_flags, evo_args, &zip).map_err(|e| format!("evo: {e:#}"))?;
+                    compare(&cairn, &evo, unit).map_err(|e| Failed::from(format!("{e:#}")))
+                });
+                trials.push(trial.with_ignored_flag(evo_missing.is_some()));
             }
         }
     }
