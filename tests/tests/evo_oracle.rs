@@ -203,9 +203,10 @@ fn trials(scratch: &Path) -> Vec<Trial> {
         let source = match shared_file(relative) {
             Ok(path) => path,
             Err(reason) => {
-                // Listed as ignored so the runner counts it as skipped; it
+                // Listed as ignored so the runner counts it as skipped (the
+                // reason goes to stderr: stdout is the test list); it
                 // fails if forced to run, so it can never pass without data.
-                println!("skipping evo_oracle/{name}: {reason}");
+                eprintln!("skipping evo_oracle/{name}: {reason}");
                 let trial =
                     Trial::test(format!("evo_oracle/{name}/needs_shared_data"), move || Err(Failed::from(reason)));
                 trials.push(trial.with_ignored_flag(true));
@@ -231,7 +232,7 @@ fn trials(scratch: &Path) -> Vec<Trial> {
         }
     }
     if let Some(reason) = evo_missing {
-        println!("skipping evo_oracle comparisons: {reason}");
+        eprintln!("skipping evo_oracle comparisons: {reason}");
     }
     trials
 }
