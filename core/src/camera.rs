@@ -202,10 +202,11 @@ impl PinholeCamera {
     }
 
     /// Projects a point in the camera frame to a (distorted) pixel; `None`
-    /// when the point is not in front of the camera (`z ≤ 0` or non-finite).
+    /// when the point is not in front of the camera (`z ≤ 0`) or not finite.
     /// The pixel may lie outside the image: check with [`Self::is_inside`].
     pub fn project(&self, p_in_camera: Point3<f64>) -> Option<Point2<f64>> {
-        if !(p_in_camera.z > 0.0) || !p_in_camera.x.is_finite() || !p_in_camera.y.is_finite() {
+        let in_front = p_in_camera.z > 0.0 && p_in_camera.coords.iter().all(|c| c.is_finite());
+        if !in_front {
             return None;
         }
         let normalized = Point2::new(p_in_camera.x / p_in_camera.z, p_in_camera.y / p_in_camera.z);
@@ -240,6 +241,7 @@ impl PinholeCamera {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md: no unwrap outside tests)
 mod tests {
     use super::*;
     use approx::assert_relative_eq;

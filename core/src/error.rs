@@ -54,6 +54,10 @@ pub enum Error {
     /// An argument is out of its valid range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A point cloud is inconsistent: its channels differ in length or a
+    /// coordinate is not finite.
+    #[error("point cloud: {0}")]
+    PointCloud(String),
 }
 
 /// Result with cairn-core's [`Error`].

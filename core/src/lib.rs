@@ -8,6 +8,11 @@
 //! - [`sync`]: timestamp association exactly as evo's `matching_time_indices`.
 //! - [`align`]: Umeyama alignment (`se3`, `sim3`, `none`).
 //! - [`metrics`]: ATE and RPE with evo's statistics.
+//! - [`camera`]: [`PinholeCamera`] with ROS `plumb_bob` distortion: project, unproject, undistort.
+//! - [`calib`]: [`Calibration`] from/to ROS `camera_info` YAML (plus cairn's `depth_scale`).
+//! - [`depth`]: [`DepthImage`] in metres, from/to 16-bit PNG (TUM: 5000 units per metre).
+//! - [`cloud`]: [`PointCloud`] (struct of arrays) from depth, moved by `target_from_source`.
+//! - [`image`]: [`RgbImage`], 8-bit RGB from PNG, and its grey levels.
 //!
 //! Data flows `read → associate → align → metric → statistics`:
 //!
@@ -27,7 +32,17 @@ pub mod sync;
 pub mod trajectory;
 pub mod transform;
 // (camera, calibration, depth and point-cloud modules are declared below)
+pub mod calib;
 pub mod camera;
+pub mod cloud;
+pub mod depth;
+pub mod image;
 
 pub use error::{Error, Result};
 pub use trajectory::Trajectory;
+
+pub use self::image::RgbImage;
+pub use calib::Calibration;
+pub use camera::{Distortion, PinholeCamera};
+pub use cloud::PointCloud;
+pub use depth::DepthImage;

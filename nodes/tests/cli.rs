@@ -20,7 +20,8 @@ fn scratch(name: &str, text: &str) -> String {
 
 #[test]
 fn ate_json_has_exactly_the_documented_keys() {
-    let out = cairn(&["eval", "ate", "--gt", &fixture("fr1_xyz_gt.tum"), "--est", &fixture("fr1_xyz_est.tum"), "--json"]);
+    let out =
+        cairn(&["eval", "ate", "--gt", &fixture("fr1_xyz_gt.tum"), "--est", &fixture("fr1_xyz_est.tum"), "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     let mut keys: Vec<_> = value.as_object().expect("an object").keys().cloned().collect();
