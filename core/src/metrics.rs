@@ -297,7 +297,7 @@ mod tests {
         let mut est = gt.clone();
         // A 2 cm body-frame translation error on every step from pose 5 on.
         for i in 5..est.len() {
-            est.world_from_body[i] = est.world_from_body[i] * Translation3::new(0.0, 0.02, 0.0);
+            est.world_from_body[i] *= Translation3::new(0.0, 0.02, 0.0);
         }
         let options = EvalOptions { align: Alignment::None, ..Default::default() };
         let report = rpe(&gt, &est, &options, &RpeOptions::default()).unwrap();

@@ -1,9 +1,9 @@
-//! The `cairn` command line: trajectory evaluation today; ROS 2 nodes, replay
-//! and rerun visualisation as they land.
+//! The `cairn` command line: trajectory evaluation and bag inspection today;
+//! ROS 2 nodes, replay and rerun visualisation as they land.
 //!
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
-//! dispatches through one `match` to a subcommand module ([`eval`]), which
+//! dispatches through one `match` to a subcommand module ([`eval`], [`bag`]), which
 //! returns the text to print. The `cairn` binary is a thin wrapper, so tests
 //! drive exactly the code users run:
 //!
@@ -14,6 +14,7 @@
 //! assert!(format!("{err:#}").contains("a.txt"));
 //! ```
 
+pub mod bag;
 pub mod eval;
 
 use anyhow::Result;
@@ -34,11 +35,15 @@ pub enum Command {
     /// Evaluate an estimated trajectory against ground truth (ATE, RPE).
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// Inspect rosbag2 bags (directories, .mcap, .db3).
+    #[command(subcommand)]
+    Bag(bag::BagCommand),
 }
 
 /// Runs a parsed command line and returns what it prints on stdout.
 pub fn run(cli: &Cli) -> Result<String> {
     match &cli.command {
         Command::Eval(command) => eval::run(command),
+        Command::Bag(command) => bag::run(command),
     }
 }

@@ -85,7 +85,7 @@ fn noise(gt: &Trajectory, rng: &mut ChaCha8Rng, sigma_m: f64, sigma_deg: f64) ->
     for world_from_body in &mut est.world_from_body {
         world_from_body.translation.vector += gaussian(rng, sigma_m);
         let rotation_error = UnitQuaternion::from_scaled_axis(gaussian(rng, sigma_deg.to_radians()));
-        world_from_body.rotation = world_from_body.rotation * rotation_error;
+        world_from_body.rotation *= rotation_error;
     }
     est
 }

@@ -247,10 +247,8 @@ fn main() {
         }
     };
     // evo writes its settings file on first use: do that once, not in parallel.
-    if !args.list {
-        if let Ok(evo) = Oracle::find("evo_ape") {
-            let _ = evo.run(["--help"]);
-        }
+    if let (false, Ok(evo)) = (args.list, Oracle::find("evo_ape")) {
+        let _ = evo.run(["--help"]);
     }
     let conclusion = libtest_mimic::run(&args, trials(&scratch));
     let _ = std::fs::remove_dir_all(&scratch);

@@ -1,0 +1,133 @@
+//! rosbag2 sqlite3 data files (`.db3`): the `topics` and `messages` tables
+//! (and `message_definitions` since Iron), read in log-time order.
+
+use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+use rusqlite::{Connection as Db, OpenFlags};
+
+use super::{Connection, RawMessage};
+use crate::{Error, Result};
+
+fn corrupt(path: &Path, message: impl std::fmt::Display) -> Error {
+    Error::Corrupt { path: path.to_path_buf(), message: message.to_string() }
+}
+
+fn open(path: &Path) -> Result<Db> {
+    let db = Db::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| corrupt(path, format!("cannot open as sqlite3: {e}")))?;
+    // Fails here (not later) when the file is not a database at all.
+    db.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))
+        .map_err(|e| corrupt(path, format!("not a sqlite3 database: {e}")))?;
+    Ok(db)
+}
+
+/// The file's topics (with their sqlite topic ids) and message definitions.
+pub fn topics(path: &Path) -> Result<Vec<(i64, Connection)>> {
+    let db = open(path)?;
+    let columns: Vec<String> = db
+        .prepare("SELECT name FROM pragma_table_info('topics')")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| corrupt(path, e))?;
+    if columns.is_empty() {
+        return Err(corrupt(path, "no `topics` table: not a rosbag2 sqlite3 file"));
+    }
+    let qos = if columns.iter().any(|c| c == "offered_qos_profiles") { "offered_qos_profiles" } else { "''" };
+    let query = format!("SELECT id, name, type, serialization_format, {qos} FROM topics ORDER BY id");
+    let mut topics: Vec<(i64, Connection)> = db
+        .prepare(&query)
+        .and_then(|mut s| {
+            s.query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    Connection {
+                        topic: r.get(1)?,
+                        type_name: r.get(2)?,
+                        definition: String::new(),
+                        serialization_format: r.get(3)?,
+                        offered_qos_profiles: r.get(4)?,
+                    },
+                ))
+            })?
+            .collect()
+        })
+        .map_err(|e| corrupt(path, e))?;
+    // Since Iron: message definitions live in their own table.
+    let definitions: Vec<(String, String)> = db
+        .prepare("SELECT topic_type, encoded_message_definition FROM message_definitions WHERE encoding = 'ros2msg'")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .unwrap_or_default();
+    for (_, connection) in &mut topics {
+        if let Some((_, text)) = definitions.iter().find(|(t, _)| *t == connection.type_name) {
+            connection.definition = text.clone();
+        }
+    }
+    Ok(topics)
+}
+
+/// `(topic id, message count)` pairs.
+pub type TopicCounts = Vec<(i64, u64)>;
+
+/// Messages per topic id, and the first/last log time.
+pub fn statistics(path: &Path) -> Result<(TopicCounts, Option<(u64, u64)>)> {
+    let db = open(path)?;
+    let counts = db
+        .prepare("SELECT topic_id, count(*) FROM messages GROUP BY topic_id")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as u64)))?.collect())
+        .map_err(|e| corrupt(path, e))?;
+    let range: (Option<i64>, Option<i64>) = db
+        .query_row("SELECT min(timestamp), max(timestamp) FROM messages", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(|e| corrupt(path, e))?;
+    let range = match range {
+        (Some(a), Some(b)) => Some((a.max(0) as u64, b.max(0) as u64)),
+        _ => None,
+    };
+    Ok((counts, range))
+}
+
+/// Streams a `.db3` file's messages in `(timestamp, id)` order. A reader
+/// thread owns the database and hands rows over a bounded channel, so memory
+/// stays small for any file size.
+pub struct SqliteMessages {
+    rows: Receiver<Result<RawMessage>>,
+}
+
+impl SqliteMessages {
+    /// Opens `path`; `route` maps a sqlite topic id to the bag's connection
+    /// index (`None`: skip that topic).
+    pub fn open(path: &Path, route: Vec<(i64, usize)>) -> Result<Self> {
+        let db = open(path)?;
+        let (sender, rows) = sync_channel(256);
+        let path = path.to_path_buf();
+        std::thread::spawn(move || stream(&db, &path, &route, &sender));
+        Ok(Self { rows })
+    }
+}
+
+fn stream(db: &Db, path: &Path, route: &[(i64, usize)], sender: &SyncSender<Result<RawMessage>>) {
+    let result = (|| -> rusqlite::Result<()> {
+        let mut statement = db.prepare("SELECT topic_id, timestamp, data FROM messages ORDER BY timestamp, id")?;
+        let mut rows = statement.query([])?;
+        while let Some(row) = rows.next()? {
+            let topic_id: i64 = row.get(0)?;
+            let Some(&(_, connection)) = route.iter().find(|(id, _)| *id == topic_id) else { continue };
+            let log_time = row.get::<_, i64>(1)?.max(0) as u64;
+            let message = RawMessage { connection, log_time, data: row.get(2)? };
+            if sender.send(Ok(message)).is_err() {
+                return Ok(()); // the reader was dropped: stop quietly
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        let _ = sender.send(Err(corrupt(path, e)));
+    }
+}
+
+impl Iterator for SqliteMessages {
+    type Item = Result<RawMessage>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.rows.recv().ok()
+    }
+}
