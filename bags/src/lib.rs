@@ -7,6 +7,8 @@
 //!   as MCAP ([`storage::BagWriter`]).
 
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod storage;
 
 pub use error::{Error, Result};

@@ -199,3 +199,14 @@ fn mcap_variants_read_alike() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Regression (found by the mcap_file fuzzer): a record whose length field
+/// claims ~7e17 bytes made the reader try to allocate it and abort.
+#[test]
+fn huge_record_length_is_an_error_not_an_abort() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mcap_huge_record_length.mcap");
+    let err = Bag::open(&path).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err}");
+    let bag = Bag::open_recover(&path).unwrap();
+    assert!(!bag.problems.is_empty());
+}

@@ -143,9 +143,15 @@ impl McapMessages {
     /// connection in the bag (or `None` to skip the channel's messages).
     pub fn open(path: &Path, resolve: Resolve) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         // A truncated file has no closing magic: don't require it, so the
-        // error names the broken record instead.
-        let options = LinearReaderOptions::default().with_skip_end_magic(true);
+        // error names the broken record instead. A corrupt length field must
+        // not make the reader allocate exabytes: no record (or decompressed
+        // chunk) may exceed 4× the file, within [64 MiB, 4 GiB].
+        let limit = len.saturating_mul(4).clamp(64 << 20, 4 << 30);
+        let options = LinearReaderOptions::default()
+            .with_skip_end_magic(true)
+            .with_record_length_limit(usize::try_from(limit).unwrap_or(usize::MAX));
         let reader = mcap::io::MessageReader::new_with_options(BufReader::with_capacity(1 << 20, file), options);
         Ok(Self { path: path.to_path_buf(), reader, route: HashMap::new(), resolve, delivered: 0, failed: false })
     }
