@@ -7,7 +7,8 @@ use std::path::Path;
 
 fn replay(target: &str, run: fn(&[u8])) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
-    let mut inputs: Vec<_> = std::fs::read_dir(&dir).expect("corpus folder exists").map(|e| e.expect("entry").path()).collect();
+    let mut inputs: Vec<_> =
+        std::fs::read_dir(&dir).expect("corpus folder exists").map(|e| e.expect("entry").path()).collect();
     inputs.sort();
     assert!(!inputs.is_empty(), "empty corpus in {}", dir.display());
     for input in &inputs {

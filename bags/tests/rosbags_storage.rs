@@ -91,6 +91,40 @@ fn cairn_bag_reads_in_rosbags(dir: PathBuf) -> Result<(), Failed> {
     Ok(())
 }
 
+/// A ROS 1 bag shaped like TUM RGB-D's, converted by `rosbags-convert` as
+/// the README documents, reads in cairn with /tf typed tf2_msgs/msg/TFMessage.
+fn converted_ros1_bag_reads_in_cairn(dir: PathBuf) -> Result<(), Failed> {
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| Failed::from(e.to_string()))?;
+    let ros1 = dir.join("tum_like.bag");
+    let written = oracle(&["write-ros1", &ros1.display().to_string()])?;
+    let converted = dir.join("tum_like");
+    let convert = Oracle::find("rosbags-convert").map_err(Failed::from)?;
+    convert
+        .run([
+            "--src".as_ref(),
+            ros1.as_os_str(),
+            "--dst".as_ref(),
+            converted.as_os_str(),
+            "--dst-storage".as_ref(),
+            "mcap".as_ref(),
+        ])
+        .map_err(|e| Failed::from(format!("{e:#}")))?;
+    let bag = Bag::open(&converted).map_err(|e| Failed::from(e.to_string()))?;
+    let tf = bag.info().topics.iter().find(|t| t.name == "/tf").ok_or("no /tf topic")?;
+    if tf.type_name != "tf2_msgs/msg/TFMessage" || tf.count != 30 {
+        return Err(format!("/tf converted as {} × {}", tf.type_name, tf.count).into());
+    }
+    if bag.info().message_count != written["count"].as_u64().unwrap_or(0) {
+        return Err(format!("{} messages, rosbags wrote {}", bag.info().message_count, written["count"]).into());
+    }
+    let streamed = bag.messages(&[]).map_err(|e| Failed::from(e.to_string()))?.filter(Result::is_ok).count();
+    if streamed != 40 {
+        return Err(format!("streamed {streamed} of 40 messages").into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args = Arguments::from_args();
     let scratch = scratch_dir("rosbags_storage").unwrap_or_else(|_| std::env::temp_dir());
@@ -104,12 +138,16 @@ fn main() {
     }
     let (mcap, sqlite, back) =
         (scratch.join("rosbags_mcap"), scratch.join("rosbags_sqlite"), scratch.join("cairn_mcap"));
+    let ros1 = scratch.join("ros1");
     let trials = vec![
         Trial::test("rosbags_storage/rosbags_mcap_reads_in_cairn", move || rosbags_bag_reads_in_cairn(mcap, "mcap")),
         Trial::test("rosbags_storage/rosbags_sqlite3_reads_in_cairn", move || {
             rosbags_bag_reads_in_cairn(sqlite, "sqlite3")
         }),
         Trial::test("rosbags_storage/cairn_mcap_reads_in_rosbags", move || cairn_bag_reads_in_rosbags(back)),
+        Trial::test("rosbags_storage/converted_ros1_bag_reads_in_cairn", move || {
+            converted_ros1_bag_reads_in_cairn(ros1)
+        }),
     ];
     let trials = trials.into_iter().map(|t| t.with_ignored_flag(missing.is_some())).collect();
     let conclusion = libtest_mimic::run(&args, trials);

@@ -4,6 +4,8 @@ bags/tests/rosbags_storage.rs.
   write DIR mcap|sqlite3   write a bag with rosbags; print its messages
   read BAG                 read a bag with rosbags (deserialising every
                            message); print its messages and metadata
+  write-ros1 FILE.bag      write a ROS 1 bag shaped like TUM RGB-D's (/tf as
+                           tf/tfMessage, an rgb8 image topic)
 
 Messages are printed as one JSON object: {"messages": [{"topic", "type",
 "timestamp", "sha256"}], "count": N, "start": ns, "end": ns}.
@@ -75,8 +77,46 @@ def read(bag: str) -> None:
     print(json.dumps(result))
 
 
+def write_ros1(path: str) -> None:
+    from rosbags.rosbag1 import Writer as Writer1
+    from rosbags.typesys import get_types_from_msg
+
+    store = get_typestore(Stores.ROS1_NOETIC)
+    store.register(get_types_from_msg("geometry_msgs/TransformStamped[] transforms", "tf/msg/tfMessage"))
+    TfMessage = store.types["tf/msg/tfMessage"]
+    Stamped = store.types["geometry_msgs/msg/TransformStamped"]
+    Transform = store.types["geometry_msgs/msg/Transform"]
+    Vector3 = store.types["geometry_msgs/msg/Vector3"]
+    Quaternion = store.types["geometry_msgs/msg/Quaternion"]
+    Header = store.types["std_msgs/msg/Header"]
+    Time = store.types["builtin_interfaces/msg/Time"]
+    Image = store.types["sensor_msgs/msg/Image"]
+    out = []
+    with Writer1(path) as writer:
+        tf = writer.add_connection("/tf", "tf/msg/tfMessage", typestore=store)
+        rgb = writer.add_connection("/camera/rgb/image_color", "sensor_msgs/msg/Image", typestore=store)
+        for i in range(30):
+            t = 1_305_031_102_000_000_000 + i * 10_000_000
+            stamp = Time(sec=t // 10**9, nanosec=t % 10**9)
+            transform = Transform(translation=Vector3(x=1.0 + i * 0.01, y=-0.5, z=1.5),
+                                  rotation=Quaternion(x=0.0, y=0.0, z=0.0, w=1.0))
+            message = TfMessage(transforms=[Stamped(header=Header(seq=i, stamp=stamp, frame_id="/world"),
+                                                    child_frame_id="/kinect", transform=transform)])
+            writer.write(tf, t, store.serialize_ros1(message, "tf/msg/tfMessage"))
+            out.append({"topic": "/tf", "timestamp": t, "x": 1.0 + i * 0.01})
+            if i % 3 == 0:
+                image = Image(header=Header(seq=i, stamp=stamp, frame_id="/openni_rgb_optical_frame"),
+                              height=2, width=3, encoding="rgb8", is_bigendian=0, step=9,
+                              data=np.arange(18, dtype=np.uint8))
+                writer.write(rgb, t + 1, store.serialize_ros1(image, "sensor_msgs/msg/Image"))
+                out.append({"topic": "/camera/rgb/image_color", "timestamp": t + 1})
+    print(json.dumps({"messages": out, "count": len(out)}))
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "write":
         write(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "write-ros1":
+        write_ros1(sys.argv[2])
     else:
         read(sys.argv[2])
