@@ -210,3 +210,18 @@ fn huge_record_length_is_an_error_not_an_abort() {
     let bag = Bag::open_recover(&path).unwrap();
     assert!(!bag.problems.is_empty());
 }
+
+/// Regression (found by replaying the fuzz corpus in a debug build): a record
+/// longer than its uncompressed chunk underflowed a counter inside mcap 0.26
+/// and panicked. It must be an error (or a clean read), never a panic.
+#[test]
+fn record_longer_than_its_chunk_does_not_panic() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mcap_chunk_underflow.mcap");
+    if let Ok(bag) = Bag::open_recover(&path) {
+        for message in bag.messages(&[]).unwrap() {
+            if message.is_err() {
+                break;
+            }
+        }
+    }
+}

@@ -165,7 +165,16 @@ impl Iterator for McapMessages {
             return None;
         }
         loop {
-            let message = match self.reader.next()? {
+            // Safety net: the mcap crate can panic on some corrupt files
+            // (e.g. an integer underflow in 0.26's uncompressed-chunk path,
+            // found by fuzzing). A corrupt bag must be an error, never a crash.
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.reader.next()));
+            let Ok(next) = next else {
+                self.failed = true;
+                let what = format!("corrupt MCAP record (reader panicked; after {} intact messages)", self.delivered);
+                return Some(Err(corrupt(&self.path, what)));
+            };
+            let message = match next? {
                 Ok(message) => message,
                 Err(e) => {
                     self.failed = true;
