@@ -28,7 +28,12 @@ fn bag_bytes(data: &[u8], extension: &str) {
             }
         }
     }
-    let _ = std::fs::remove_file(&path);
+    // sqlite leaves -wal/-shm companions beside a WAL-mode database.
+    for suffix in ["", "-wal", "-shm"] {
+        let mut companion = path.clone().into_os_string();
+        companion.push(suffix);
+        let _ = std::fs::remove_file(companion);
+    }
 }
 
 /// Fuzz target: arbitrary bytes as an MCAP file.
