@@ -1,9 +1,11 @@
-//! The `cairn` command line: trajectory evaluation and bag inspection today;
-//! ROS 2 nodes, replay and rerun visualisation as they land.
+//! The `cairn` command line: trajectory evaluation, bag inspection and
+//! synthetic RGB-D sequences today; ROS 2 nodes, replay and rerun
+//! visualisation as they land.
 //!
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
-//! dispatches through one `match` to a subcommand module ([`eval`], [`bag`]), which
+//! dispatches through one `match` to a subcommand module ([`eval`], [`bag`],
+//! [`sim`]), which
 //! returns the text to print. The `cairn` binary is a thin wrapper, so tests
 //! drive exactly the code users run:
 //!
@@ -16,6 +18,7 @@
 
 pub mod bag;
 pub mod eval;
+pub mod sim;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -38,6 +41,9 @@ pub enum Command {
     /// Inspect rosbag2 bags (directories, .mcap, .db3).
     #[command(subcommand)]
     Bag(bag::BagCommand),
+    /// Render synthetic sensor data with ground truth.
+    #[command(subcommand)]
+    Sim(sim::SimCommand),
 }
 
 /// Runs a parsed command line and returns what it prints on stdout.
@@ -45,5 +51,6 @@ pub fn run(cli: &Cli) -> Result<String> {
     match &cli.command {
         Command::Eval(command) => eval::run(command),
         Command::Bag(command) => bag::run(command),
+        Command::Sim(command) => sim::run(command),
     }
 }

@@ -162,3 +162,26 @@ fn bag_info_on_a_truncated_bag_fails_clearly_and_recovers_on_request() {
     // The cut lands after the one data chunk: every message is intact.
     assert!(v["message_count"].as_u64().expect("count") <= 30);
 }
+
+#[test]
+fn sim_rgbd_writes_a_tum_folder_that_eval_reads() {
+    let out = std::env::temp_dir().join(format!("cairn-cli-{}-sim", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run =
+        cairn(&["sim", "rgbd", "--out", &out.display().to_string(), "--frames", "4", "--noise", "off", "--seed", "3"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("wrote 4 RGB-D frames"));
+    for name in ["rgb.txt", "depth.txt", "groundtruth.txt", "calib.yaml"] {
+        assert!(out.join(name).is_file(), "{name} missing");
+    }
+    assert_eq!(std::fs::read_dir(out.join("depth")).expect("depth/").count(), 4);
+    let gt = out.join("groundtruth.txt").display().to_string();
+    let eval = cairn(&["eval", "ate", "--gt", &gt, "--est", &gt, "--align", "none", "--json"]);
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("JSON");
+    assert_eq!((v["pairs"].as_u64(), v["rmse"].as_f64()), (Some(4), Some(0.0)));
+    let bad = cairn(&["sim", "rgbd", "--out", &out.display().to_string(), "--scene", "moon"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown scene"));
+    std::fs::remove_dir_all(&out).expect("cleanup");
+}
