@@ -2,8 +2,15 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
+use cairn_bags::cdr;
+use cairn_bags::msg::geometry_msgs::{PoseStamped, PoseWithCovarianceStamped};
+use cairn_bags::msg::nav_msgs::Odometry;
+use cairn_bags::msg::tf2_msgs::TFMessage;
 use cairn_bags::storage::{Bag, BagInfo};
+use cairn_core::Trajectory;
+use cairn_core::trajectory::TrajectoryFormat;
+use cairn_core::transform::Rigid3;
 use clap::{Args, Subcommand};
 
 /// The `bag` subcommands.
@@ -11,6 +18,32 @@ use clap::{Args, Subcommand};
 pub enum BagCommand {
     /// Storage, duration, start/end and messages per topic (like `ros2 bag info`).
     Info(InfoArgs),
+    /// Write a pose topic as a TUM trajectory (Odometry, PoseStamped,
+    /// PoseWithCovarianceStamped, or a TFMessage edge with --frame/--child-frame).
+    Export(ExportArgs),
+}
+
+/// Arguments of `cairn bag export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A rosbag2 directory, or a bare .mcap or .db3 file.
+    bag: PathBuf,
+    /// The topic to export.
+    #[arg(long)]
+    topic: String,
+    /// Output format (TUM: `timestamp tx ty tz qx qy qz qw`, stamps from the
+    /// message headers).
+    #[arg(long, default_value = "tum", value_parser = ["tum"])]
+    format: String,
+    /// Output file.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// TFMessage topics: the parent frame of the exported edge.
+    #[arg(long, value_name = "PARENT")]
+    frame: Option<String>,
+    /// TFMessage topics: the child frame of the exported edge.
+    #[arg(long, value_name = "CHILD")]
+    child_frame: Option<String>,
 }
 
 /// Arguments of `cairn bag info`.
@@ -32,7 +65,71 @@ pub struct InfoArgs {
 pub fn run(command: &BagCommand) -> Result<String> {
     match command {
         BagCommand::Info(args) => info(args),
+        BagCommand::Export(args) => export(args),
     }
+}
+
+/// `(stamp in seconds, parent_from_child)` poses of one message.
+fn poses_of(type_name: &str, data: &[u8], edge: Option<(&str, &str)>) -> Result<Vec<(f64, Rigid3)>> {
+    Ok(match type_name {
+        "nav_msgs/msg/Odometry" => {
+            let m: Odometry = cdr::decode(data)?;
+            vec![(m.header.stamp.as_secs_f64(), m.pose.pose.to_rigid()?)]
+        }
+        "geometry_msgs/msg/PoseStamped" => {
+            let m: PoseStamped = cdr::decode(data)?;
+            vec![(m.header.stamp.as_secs_f64(), m.pose.to_rigid()?)]
+        }
+        "geometry_msgs/msg/PoseWithCovarianceStamped" => {
+            let m: PoseWithCovarianceStamped = cdr::decode(data)?;
+            vec![(m.header.stamp.as_secs_f64(), m.pose.pose.to_rigid()?)]
+        }
+        // TUM's ROS 1 `tf/tfMessage` has the same layout once converted.
+        "tf2_msgs/msg/TFMessage" | "tf/msg/tfMessage" => {
+            let Some((parent, child)) = edge else {
+                bail!("a TFMessage topic needs --frame PARENT --child-frame CHILD")
+            };
+            let frame = |f: &str| f.trim_start_matches('/').to_owned();
+            let m: TFMessage = cdr::decode(data)?;
+            let mut poses = Vec::new();
+            for t in m.transforms {
+                if frame(&t.header.frame_id) == frame(parent) && frame(&t.child_frame_id) == frame(child) {
+                    poses.push((t.header.stamp.as_secs_f64(), t.transform.to_rigid()?));
+                }
+            }
+            poses
+        }
+        other => bail!(
+            "{other} is not a pose type: export supports nav_msgs/msg/Odometry, geometry_msgs/msg/PoseStamped, \
+             geometry_msgs/msg/PoseWithCovarianceStamped and tf2_msgs/msg/TFMessage"
+        ),
+    })
+}
+
+fn export(args: &ExportArgs) -> Result<String> {
+    let bag = Bag::open(&args.bag).with_context(|| format!("opening {}", args.bag.display()))?;
+    let Some(index) = bag.connection_index(&args.topic) else {
+        let topics: Vec<&str> = bag.connections.iter().map(|c| c.topic.as_str()).collect();
+        bail!("no topic {} in {} (topics: {})", args.topic, args.bag.display(), topics.join(", "));
+    };
+    let type_name = bag.connections[index].type_name.clone();
+    let edge = args.frame.as_deref().zip(args.child_frame.as_deref());
+    let (mut stamps, mut poses) = (Vec::new(), Vec::new());
+    for (n, message) in bag.messages(&[args.topic.as_str()])?.enumerate() {
+        let message = message?;
+        let found = poses_of(&type_name, &message.data, edge)
+            .with_context(|| format!("message {n} on {} ({type_name})", args.topic))?;
+        for (stamp, pose) in found {
+            stamps.push(stamp);
+            poses.push(pose);
+        }
+    }
+    if poses.is_empty() {
+        bail!("no poses on {} ({type_name}); for TF check --frame/--child-frame", args.topic);
+    }
+    let trajectory = Trajectory::with_stamps(args.topic.clone(), stamps, poses)?;
+    trajectory.write(&args.out, TrajectoryFormat::Tum)?;
+    Ok(format!("wrote {} poses of {} to {}\n", trajectory.len(), args.topic, args.out.display()))
 }
 
 fn info(args: &InfoArgs) -> Result<String> {
