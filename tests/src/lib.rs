@@ -1,5 +1,5 @@
 //! End-to-end tests and benchmarks of the whole suite against external
-//! oracles (evo today).
+//! oracles (evo, rosbags).
 //!
 //! # Brief overview
 //! - [`repo_root`], [`shared_data`]: where fixtures and the shared real data
