@@ -1,8 +1,10 @@
 //! A compact bounding-volume hierarchy over the scene's rectangles: binned
 //! surface-area-heuristic splits, flattened depth-first, traversed with a
-//! small stack, nearer child first. Rectangles larger than [`LARGE`] (room
-//! walls, floor, ceiling) stay out of the tree: they are tested first, one by
-//! one, so the tree is then searched only in front of the nearest wall.
+//! small stack, nearer child first. Rectangles larger than [`LARGE`] and than
+//! half the scene's diagonal (room walls, floor, ceiling) stay out of the
+//! tree: they are tested first, one by one, so the tree is then searched only
+//! in front of the nearest wall. (In a street, a 300 m long scene, no
+//! building facade counts as large.)
 //!
 //! Written here rather than taken from the `bvh` crate, which pins its own
 //! nalgebra version; scenes have a few hundred rectangles, so a simple build
@@ -13,8 +15,9 @@ use crate::geometry::{Hit, Rect, V3};
 /// Leaves hold at most this many rectangles.
 const LEAF_SIZE: usize = 4;
 
-/// Rectangles whose bounding-box diagonal exceeds this (metres) are tested
-/// directly instead of through the tree.
+/// Rectangles whose bounding-box diagonal exceeds this (metres) and half the
+/// diagonal of the whole scene are tested directly instead of through the
+/// tree.
 pub const LARGE: f32 = 4.0;
 
 /// Number of SAH bins per axis.
@@ -48,9 +51,13 @@ impl Bvh {
     /// Builds the hierarchy over `rects`.
     pub fn build(rects: &[Rect]) -> Self {
         let bounds: Vec<(V3, V3)> = rects.iter().map(Rect::bounds).collect();
+        let (lo, hi) = bounds
+            .iter()
+            .fold((V3::repeat(f32::MAX), V3::repeat(f32::MIN)), |(lo, hi), b| (lo.inf(&b.0), hi.sup(&b.1)));
+        let large = LARGE.max(0.5 * (hi - lo).norm());
         let is_large = |i: &u32| {
             let (lo, hi) = bounds[*i as usize];
-            (hi - lo).norm() > LARGE
+            (hi - lo).norm() > large
         };
         let (large, mut order): (Vec<u32>, Vec<u32>) = (0..rects.len() as u32).partition(is_large);
         let mut nodes = Vec::with_capacity(2 * order.len().max(1));

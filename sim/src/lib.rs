@@ -41,6 +41,7 @@ pub mod bvh;
 pub mod dataset;
 pub mod error;
 pub mod geometry;
+pub mod lidar;
 pub mod noise;
 mod office;
 pub mod path;
@@ -51,6 +52,7 @@ pub mod texture;
 
 pub use dataset::{TumDataset, TumFrame, TumWriter};
 pub use error::{Error, Result};
+pub use lidar::{Lidar, LidarConfig, LidarPoint, LidarSweep};
 pub use noise::NoiseModel;
 pub use path::PathShape;
 pub use render::{RgbdCamera, RgbdFrame};

@@ -13,9 +13,6 @@ use crate::geometry::V3;
 use crate::noise::{NoiseModel, row_rng};
 use crate::scene::Scene;
 
-/// Rays stop here (metres along z); nothing in a room is farther.
-const FAR: f32 = 50.0;
-
 /// One rendered RGB-D frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RgbdFrame {
@@ -80,8 +77,8 @@ impl RgbdCamera {
             let mut hint = None;
             for u in 0..w {
                 let dir = rotation * self.rays_in_camera[v * w + u];
-                let mut colour = [0.0f32; 3];
-                if let Some(hit) = scene.intersect(&origin, &dir, 1e-4, FAR, hint) {
+                let mut colour = scene.sky;
+                if let Some(hit) = scene.intersect(&origin, &dir, 1e-4, scene.far, hint) {
                     hint = Some(hit.rect);
                     depth_row[u] = hit.t;
                     colour = scene.shade(&hit, &origin, &dir);

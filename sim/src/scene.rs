@@ -59,6 +59,18 @@ pub struct Light {
     pub intensity: f32,
 }
 
+/// Sunlight: a directional light (outdoor scenes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sun {
+    /// Unit vector from the scene towards the sun, world frame.
+    pub towards_sun: V3,
+    /// Irradiance on a surface facing the sun.
+    pub intensity: f32,
+}
+
+/// The object id of rectangles that belong to no object (walls, road).
+pub const NO_OBJECT: u32 = u32::MAX;
+
 /// An axis-aligned box `(min, max)` in the world frame.
 pub type Aabb = (V3, V3);
 
@@ -78,6 +90,15 @@ pub struct Scene {
     pub lights: Vec<Light>,
     /// Ambient light level.
     pub ambient: f32,
+    /// Sunlight, if any (outdoor scenes).
+    pub sun: Option<Sun>,
+    /// Colour of rays that hit nothing (black indoors).
+    pub sky: Rgb,
+    /// Camera rays stop at this distance (metres).
+    pub far: f32,
+    /// Per rectangle, the id of the object it belongs to ([`NO_OBJECT`]
+    /// for none); empty when the scene has no objects.
+    pub rect_object: Vec<u32>,
     /// Where a camera may be: inside this box …
     pub room: Aabb,
     /// … and outside these (furniture, inflated by a margin).
@@ -117,6 +138,10 @@ impl Scene {
             textures,
             lights,
             ambient: 0.25,
+            sun: None,
+            sky: [0.0; 3],
+            far: 50.0,
+            rect_object: Vec::new(),
             room: (lo, hi),
             obstacles: Vec::new(),
             obstacle_rects: Vec::new(),
@@ -132,14 +157,36 @@ impl Scene {
         self.bvh.intersect(&self.rects, origin, dir, t_min, t_max, hint)
     }
 
+    /// The albedo of the surface at `hit`.
+    #[inline]
+    pub fn albedo(&self, hit: &Hit) -> Rgb {
+        let rect = &self.rects[hit.rect as usize];
+        self.textures.get(rect.texture as usize).map_or([0.5; 3], |t| t.albedo(hit.s_m, hit.t_m))
+    }
+
+    /// The unit surface normal at `hit`, turned to face the ray `dir`.
+    #[inline]
+    pub fn normal_towards(&self, hit: &Hit, dir: &V3) -> V3 {
+        let normal = self.rects[hit.rect as usize].normal;
+        if normal.dot(dir) > 0.0 { -normal } else { normal }
+    }
+
+    /// The object the surface at `hit` belongs to, if any.
+    #[inline]
+    pub fn object_of(&self, hit: &Hit) -> Option<u32> {
+        self.rect_object.get(hit.rect as usize).copied().filter(|&o| o != NO_OBJECT)
+    }
+
     /// The shaded colour of `hit` seen along `dir` from `origin`.
     pub fn shade(&self, hit: &Hit, origin: &V3, dir: &V3) -> Rgb {
-        let rect = &self.rects[hit.rect as usize];
-        let albedo = self.textures.get(rect.texture as usize).map_or([0.5; 3], |t| t.albedo(hit.s_m, hit.t_m));
+        let albedo = self.albedo(hit);
         // Two-sided surfaces: the normal faces the viewer.
-        let normal = if rect.normal.dot(dir) > 0.0 { -rect.normal } else { rect.normal };
+        let normal = self.normal_towards(hit, dir);
         let p = origin + dir * hit.t;
         let mut light = self.ambient;
+        if let Some(sun) = &self.sun {
+            light += sun.intensity * normal.dot(&sun.towards_sun).max(0.0);
+        }
         for l in &self.lights {
             let to_light = l.p_in_world - p;
             let d2 = to_light.norm_squared();
@@ -185,6 +232,11 @@ impl Scene {
         let mut scene =
             Scene::from_parts(self.name.clone(), self.seed, rects, self.textures.clone(), self.lights.clone());
         scene.ambient = self.ambient;
+        scene.sun = self.sun;
+        scene.sky = self.sky;
+        scene.far = self.far;
+        scene.rect_object =
+            (0..self.rects.len()).filter(|&r| !dropped(r)).filter_map(|r| self.rect_object.get(r).copied()).collect();
         scene.room = self.room;
         scene.obstacles = keep.iter().map(|&k| self.obstacles[k]).collect();
         scene.obstacle_rects = keep
