@@ -13,6 +13,7 @@
 //! - [`depth`]: [`DepthImage`] in metres, from/to 16-bit PNG (TUM: 5000 units per metre).
 //! - [`cloud`]: [`PointCloud`] (struct of arrays) from depth, moved by `target_from_source`.
 //! - [`image`]: [`RgbImage`], 8-bit RGB from PNG, and its grey levels.
+//! - [`samples`]: multi-modal sample sets (`sample_info.json`, mmdet3d layout) and `.pcd.bin` LiDAR sweeps.
 //!
 //! Data flows `read → associate → align → metric → statistics`:
 //!
@@ -37,6 +38,7 @@ pub mod camera;
 pub mod cloud;
 pub mod depth;
 pub mod image;
+pub mod samples;
 
 pub use error::{Error, Result};
 pub use trajectory::Trajectory;
