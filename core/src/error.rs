@@ -39,6 +39,15 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A dataset folder (TUM RGB-D, sample set) is malformed: a bad list
+    /// line, a missing file, a folder that already holds data.
+    #[error("dataset {path}: {message}")]
+    Dataset {
+        /// The folder or list file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// Two trajectories could not be associated (no common timestamps,
     /// different lengths where equal lengths are required).
     #[error("association: {0}")]

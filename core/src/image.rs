@@ -31,16 +31,27 @@ impl RgbImage {
         Ok(RgbImage { width, height, data })
     }
 
-    /// Reads a PNG. Grey images are replicated to three channels, alpha is
-    /// dropped and 16-bit channels are scaled to 8 bits.
+    /// Reads a PNG or JPEG (by content). Grey images are replicated to
+    /// three channels, alpha is dropped and 16-bit channels are scaled to 8
+    /// bits.
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let mut reader = ImageReader::open(path).map_err(|e| Error::io(path, e))?;
-        reader.set_format(ImageFormat::Png);
+        let reader = ImageReader::open(path).map_err(|e| Error::io(path, e))?;
+        let reader = reader.with_guessed_format().map_err(|e| Error::io(path, e))?;
         let decoded = reader.decode().map_err(|e| Error::Image { path: path.to_path_buf(), message: e.to_string() })?;
         let rgb = decoded.to_rgb8();
         let (width, height) = rgb.dimensions();
         Ok(RgbImage { width, height, data: rgb.into_raw() })
+    }
+
+    /// Writes a PNG.
+    pub fn save_png(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        let buffer = image::RgbImage::from_raw(self.width, self.height, self.data.clone())
+            .ok_or_else(|| Error::InvalidArgument(format!("RGB data does not fill {}×{}", self.width, self.height)))?;
+        buffer
+            .save_with_format(path, ImageFormat::Png)
+            .map_err(|e| Error::Image { path: path.to_path_buf(), message: e.to_string() })
     }
 
     /// The colour at column `u`, row `v`; `None` outside the image.

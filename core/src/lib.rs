@@ -13,6 +13,7 @@
 //! - [`depth`]: [`DepthImage`] in metres, from/to 16-bit PNG (TUM: 5000 units per metre).
 //! - [`cloud`]: [`PointCloud`] (struct of arrays) from depth, moved by `target_from_source`.
 //! - [`image`]: [`RgbImage`], 8-bit RGB from PNG, and its grey levels.
+//! - [`tum`]: TUM RGB-D folders (rgb/, depth/, lists, ground truth), read and written.
 //! - [`samples`]: multi-modal sample sets (`sample_info.json`, mmdet3d layout) and `.pcd.bin` LiDAR sweeps.
 //!
 //! Data flows `read → associate → align → metric → statistics`:
@@ -39,6 +40,7 @@ pub mod cloud;
 pub mod depth;
 pub mod image;
 pub mod samples;
+pub mod tum;
 
 pub use error::{Error, Result};
 pub use trajectory::Trajectory;
