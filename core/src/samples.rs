@@ -180,6 +180,11 @@ pub struct Instance {
     /// (nuScenes writes `NaN`, JSON `null`).
     #[serde(with = "nan_as_null")]
     pub velocity: [f64; 2],
+    /// nuScenes visibility level in the six cameras, 1–4: visible fraction
+    /// 0–40 %, 40–60 %, 60–80 %, 80–100 % (absent from mmdet3d's infos;
+    /// written by cairn-sim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<u8>,
 }
 
 /// A box as seen by one camera.
@@ -553,6 +558,7 @@ mod tests {
                 num_lidar_pts: 12,
                 num_radar_pts: 0,
                 velocity: [1.0, 0.0],
+                visibility: None,
             }],
             cam_instances: BTreeMap::new(),
         }

@@ -39,6 +39,7 @@
 pub mod anchor;
 pub mod bvh;
 pub mod dataset;
+pub mod drive;
 pub mod error;
 pub mod geometry;
 pub mod lidar;
@@ -46,13 +47,17 @@ pub mod noise;
 mod office;
 pub mod path;
 pub mod render;
+pub mod rig;
 pub mod scene;
 pub mod sequence;
+pub mod street;
 pub mod texture;
+pub mod view;
+pub mod visibility;
 
 pub use dataset::{TumDataset, TumFrame, TumWriter};
 pub use error::{Error, Result};
-pub use lidar::{Lidar, LidarConfig, LidarPoint, LidarSweep};
+pub use lidar::{Lidar, LidarConfig, LidarPoint, LidarScan};
 pub use noise::NoiseModel;
 pub use path::PathShape;
 pub use render::{RgbdCamera, RgbdFrame};

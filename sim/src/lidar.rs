@@ -15,21 +15,20 @@
 //!
 //! The sensor frame is nuScenes' LiDAR frame: z up, azimuth 0 along +x,
 //! counter-clockwise; ring 0 is the lowest beam. Points are written in the
-//! `.pcd.bin` layout: five little-endian float32 per point, x, y, z,
-//! intensity, ring, in firing order (firing by firing, rings upwards).
+//! `.pcd.bin` layout (by [`cairn_core::samples::write_pcd_bin`]): five
+//! little-endian float32 per point, x, y, z, intensity, ring, in firing
+//! order (firing by firing, rings upwards).
 
-use std::path::Path;
-
+use cairn_core::PointCloud;
+use cairn_core::samples;
 use cairn_core::transform::Rigid3;
+use nalgebra::Point3;
 use rayon::prelude::*;
 
 use crate::geometry::V3;
 use crate::noise::{RowRng, row_rng};
 use crate::scene::{NO_OBJECT, Scene};
 use crate::{Error, Result};
-
-/// Floats per point in a `.pcd.bin` file (x, y, z, intensity, ring).
-pub const PCD_BIN_FEATURES: usize = 5;
 
 /// LiDAR parameters; the default is nuScenes' LIDAR_TOP (see the module doc).
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +84,7 @@ pub struct LidarPoint {
 
 /// One turn of the LiDAR.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct LidarSweep {
+pub struct LidarScan {
     /// Returns in firing order.
     pub points: Vec<LidarPoint>,
 }
@@ -146,7 +145,7 @@ impl Lidar {
     /// One turn in `scene` from `world_from_lidar`. With `noise_seed`,
     /// range noise and dropout are drawn (seeded); with `None` the sweep is
     /// ideal.
-    pub fn scan(&self, scene: &Scene, world_from_lidar: &Rigid3, noise_seed: Option<u64>) -> LidarSweep {
+    pub fn scan(&self, scene: &Scene, world_from_lidar: &Rigid3, noise_seed: Option<u64>) -> LidarScan {
         let rotation = world_from_lidar.rotation.to_rotation_matrix().matrix().cast::<f32>();
         let origin = world_from_lidar.translation.vector.cast::<f32>();
         let columns: Vec<Vec<LidarPoint>> = (0..self.columns())
@@ -185,7 +184,7 @@ impl Lidar {
                 points
             })
             .collect();
-        LidarSweep { points: columns.into_iter().flatten().collect() }
+        LidarScan { points: columns.into_iter().flatten().collect() }
     }
 }
 
@@ -195,39 +194,23 @@ fn uniform(rng: &mut RowRng) -> f32 {
     (rng.next_u32() >> 8) as f32 / (1u32 << 24) as f32
 }
 
-impl LidarSweep {
-    /// The sweep in the `.pcd.bin` layout: x, y, z, intensity, ring as
-    /// little-endian float32, point after point.
-    pub fn to_pcd_bin(&self) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(self.points.len() * PCD_BIN_FEATURES * 4);
+impl LidarScan {
+    /// The sweep as cairn-core's sample-set sweep (x, y, z, intensity,
+    /// ring), ready for [`cairn_core::samples::write_pcd_bin`].
+    pub fn sweep(&self) -> samples::LidarSweep {
+        let mut sweep = samples::LidarSweep {
+            cloud: PointCloud::with_capacity(self.points.len()),
+            ring: Vec::with_capacity(self.points.len()),
+        };
+        let mut intensity = Vec::with_capacity(self.points.len());
         for p in &self.points {
-            for value in [p.p_in_lidar[0], p.p_in_lidar[1], p.p_in_lidar[2], p.intensity, f32::from(p.ring)] {
-                bytes.extend_from_slice(&value.to_le_bytes());
-            }
+            sweep.cloud.push(Point3::from(p.p_in_lidar));
+            intensity.push(p.intensity);
+            sweep.ring.push(p.ring);
         }
-        bytes
+        sweep.cloud.intensity = Some(intensity);
+        sweep
     }
-
-    /// Writes [`Self::to_pcd_bin`] to `path`.
-    pub fn write_pcd_bin(&self, path: &Path) -> Result<()> {
-        std::fs::write(path, self.to_pcd_bin()).map_err(|e| Error::io(path, e))
-    }
-}
-
-/// Reads a `.pcd.bin` file (real nuScenes sweeps too) as points of
-/// `features` floats (5 for nuScenes: x, y, z, intensity, ring).
-pub fn read_pcd_bin(path: &Path, features: usize) -> Result<Vec<Vec<f32>>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    if features == 0 || bytes.len() % (4 * features) != 0 {
-        return Err(Error::Dataset {
-            path: path.to_path_buf(),
-            message: format!("{} bytes is not a whole number of {features}-float points", bytes.len()),
-        });
-    }
-    Ok(bytes
-        .chunks_exact(4 * features)
-        .map(|point| point.chunks_exact(4).map(|f| f32::from_le_bytes([f[0], f[1], f[2], f[3]])).collect())
-        .collect())
 }
 
 #[cfg(test)]
@@ -300,19 +283,12 @@ mod tests {
     }
 
     #[test]
-    fn pcd_bin_round_trips() {
-        let sweep = LidarSweep {
+    fn scan_converts_to_a_pcd_bin_sweep() {
+        let scan = LidarScan {
             points: vec![LidarPoint { p_in_lidar: [1.0, -2.0, 0.5], intensity: 17.0, ring: 31, object: 4 }],
         };
-        let bytes = sweep.to_pcd_bin();
-        assert_eq!(bytes.len(), 20);
-        assert_eq!(&bytes[16..20], &31.0f32.to_le_bytes());
-        let dir = std::env::temp_dir().join(format!("cairn-sim-pcd-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("sweep.pcd.bin");
-        sweep.write_pcd_bin(&path).unwrap();
-        assert_eq!(read_pcd_bin(&path, 5).unwrap(), vec![vec![1.0, -2.0, 0.5, 17.0, 31.0]]);
-        assert!(read_pcd_bin(&path, 3).is_err());
-        std::fs::remove_dir_all(dir).unwrap();
+        let sweep = scan.sweep();
+        assert_eq!((sweep.cloud.x[0], sweep.cloud.y[0], sweep.cloud.z[0]), (1.0, -2.0, 0.5));
+        assert_eq!((sweep.cloud.intensity, sweep.ring), (Some(vec![17.0]), vec![31]));
     }
 }

@@ -1,10 +1,12 @@
 //! Scenes: textured rectangles plus point lights, with a BVH for ray casting
 //! and the free space a camera may move in.
 //!
-//! [`SceneKind`] names the generators (`office` today; `street` is meant to
-//! be the next variant); [`Scene::generate`] builds one from a seed, fully
-//! deterministically (`rand_chacha`). Shading is Lambertian from the point
-//! lights plus an ambient term, without shadows.
+//! [`SceneKind`] names the generators (`office`, `street`);
+//! [`Scene::generate`] builds one from a seed, fully deterministically
+//! (`rand_chacha`). Shading is Lambertian from the point lights and the sun
+//! plus an ambient term, without shadows. Rectangles may carry an object id
+//! (`rect_object`), which ray hits report: the ground truth of LiDAR points
+//! and per-pixel object buffers.
 
 use std::fmt;
 use std::ops::Range;
@@ -23,11 +25,14 @@ pub enum SceneKind {
     /// An office room (~6 × 5 × 2.8 m): desks, shelves, cabinets, clutter.
     #[default]
     Office,
+    /// A straight street with buildings, trees and traffic (see
+    /// [`crate::street`]), at time 0 of a 20 s drive.
+    Street,
 }
 
 impl SceneKind {
     /// All scene names, for CLI help.
-    pub const NAMES: [&'static str; 1] = ["office"];
+    pub const NAMES: [&'static str; 2] = ["office", "street"];
 }
 
 impl FromStr for SceneKind {
@@ -35,6 +40,7 @@ impl FromStr for SceneKind {
     fn from_str(name: &str) -> Result<Self> {
         match name {
             "office" => Ok(SceneKind::Office),
+            "street" => Ok(SceneKind::Street),
             other => {
                 Err(Error::InvalidArgument(format!("unknown scene '{other}' (known: {})", SceneKind::NAMES.join(", "))))
             }
@@ -46,6 +52,7 @@ impl fmt::Display for SceneKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             SceneKind::Office => "office",
+            SceneKind::Street => "street",
         })
     }
 }
@@ -113,6 +120,7 @@ impl Scene {
     pub fn generate(kind: SceneKind, seed: u64) -> Self {
         match kind {
             SceneKind::Office => crate::office::generate(seed),
+            SceneKind::Street => crate::street::Street::generate(seed, 20.0).scene_at(0.0),
         }
     }
 
@@ -267,7 +275,7 @@ mod tests {
         for name in SceneKind::NAMES {
             assert_eq!(name.parse::<SceneKind>().unwrap().to_string(), name);
         }
-        assert!("street".parse::<SceneKind>().is_err());
+        assert!("forest".parse::<SceneKind>().is_err());
     }
 
     #[test]

@@ -83,6 +83,29 @@ pub enum Texture {
         /// The two colours.
         colours: [Rgb; 2],
     },
+    /// A building facade (`s` along it, `t` up): storeys of windows, a
+    /// shop front on the ground floor, a tint per window.
+    Facade {
+        /// Wall colour.
+        base: Rgb,
+        /// Window glass colour.
+        glass: Rgb,
+        /// Storey height in metres.
+        storey: f32,
+        /// Window pitch along the facade in metres.
+        bay: f32,
+        /// Per-window tint seed.
+        seed: u32,
+    },
+    /// Asphalt with painted lines along `s` (`t` across the road).
+    Road {
+        /// Asphalt colour.
+        asphalt: Rgb,
+        /// Grain seed.
+        seed: u32,
+        /// Painted lines.
+        lines: Vec<RoadLine>,
+    },
     /// A poster: background plus filled or striped rectangles.
     Poster {
         /// Background colour.
@@ -90,6 +113,19 @@ pub enum Texture {
         /// Shapes, later ones drawn on top.
         shapes: Vec<PosterShape>,
     },
+}
+
+/// A painted line along a road (see [`Texture::Road`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoadLine {
+    /// Centre of the line across the road (`t`, metres).
+    pub t: f32,
+    /// Line width in metres.
+    pub width: f32,
+    /// Dash period along the road in metres (half paint, half gap); 0 = solid.
+    pub dash: f32,
+    /// Paint colour.
+    pub colour: Rgb,
 }
 
 impl Texture {
@@ -114,6 +150,16 @@ impl Texture {
             Texture::Checker { size, colours } => {
                 let parity = (floor(s / size) as i64 + floor(t / size) as i64).rem_euclid(2);
                 colours[parity as usize]
+            }
+            Texture::Facade { base, glass, storey, bay, seed } => facade(s, t, *base, *glass, *storey, *bay, *seed),
+            Texture::Road { asphalt, seed, lines } => {
+                for line in lines {
+                    let painted = line.dash <= 0.0 || fract(s / line.dash) < 0.5;
+                    if painted && (t - line.t).abs() < 0.5 * line.width {
+                        return line.colour;
+                    }
+                }
+                scale(*asphalt, 0.85 + 0.3 * value_noise(s * 0.7, t * 0.7, *seed))
             }
             Texture::Poster { background, shapes } => {
                 let mut colour = *background;
@@ -142,6 +188,26 @@ fn tiles(s: f32, t: f32, size: f32, grout: f32, colours: &[Rgb; 2], grout_colour
     // A soft gradient inside each tile (polished-floor look).
     let shade = 1.0 - 0.15 * (fs / size);
     scale(colours[parity], tint * shade)
+}
+
+fn facade(s: f32, t: f32, base: Rgb, glass: Rgb, storey: f32, bay: f32, seed: u32) -> Rgb {
+    let (floor_index, column) = (floor(t / storey), floor(s / bay));
+    let (fs, ft) = (s / bay - column, t / storey - floor_index);
+    let wall = scale(base, 0.9 + 0.2 * value_noise(s * 0.5, t * 0.5, seed));
+    if floor_index < 1.0 {
+        // Ground floor: wide shop windows over a plinth.
+        return if ft > 0.15 && ft < 0.85 && fs > 0.08 && fs < 0.92 { scale(glass, 0.8) } else { scale(wall, 0.8) };
+    }
+    if ft > 0.3 && ft < 0.8 && fs > 0.25 && fs < 0.75 {
+        let tint = hash01(column as i32, floor_index as i32, seed);
+        // One window in six has its lights on.
+        if tint > 0.83 { [0.9, 0.85, 0.6] } else { scale(glass, 0.7 + 0.6 * tint) }
+    } else if ft <= 0.3 && ft > 0.25 && fs > 0.2 && fs < 0.8 {
+        // Sill.
+        scale(wall, 1.3)
+    } else {
+        wall
+    }
 }
 
 fn wood(s: f32, t: f32, light: Rgb, dark: Rgb, plank: f32, seed: u32) -> Rgb {
@@ -309,6 +375,19 @@ mod tests {
         }
         assert_eq!(fract(-0.25), 0.75);
         assert_eq!((wave(0.0), wave(0.25), wave(0.5), wave(1.0)), (1.0, 0.5, 0.0, 1.0));
+    }
+
+    #[test]
+    fn road_lines_and_facade_windows() {
+        let line = RoadLine { t: 3.5, width: 0.2, dash: 6.0, colour: [0.9; 3] };
+        let road = Texture::Road { asphalt: [0.2; 3], seed: 1, lines: vec![line] };
+        assert_eq!(road.albedo(1.0, 3.5), [0.9; 3]);
+        assert_ne!(road.albedo(4.0, 3.5), [0.9; 3], "gap of the dash");
+        assert_ne!(road.albedo(1.0, 3.0), [0.9; 3]);
+        let facade = Texture::Facade { base: [0.7; 3], glass: [0.1, 0.15, 0.2], storey: 3.0, bay: 2.0, seed: 2 };
+        let window = facade.albedo(1.0, 4.6);
+        let wall = facade.albedo(0.1, 4.6);
+        assert!(window[0] < wall[0] || window == [0.9, 0.85, 0.6], "{window:?} vs {wall:?}");
     }
 
     #[test]
