@@ -11,9 +11,11 @@
 //! - [`storage`]: rosbag2 bags — a directory with `metadata.yaml`, or a bare
 //!   `.mcap` / `.db3` — read in log-time order ([`storage::Bag`]) and written
 //!   as MCAP ([`storage::BagWriter`]).
+//! - [`dataset`]: TUM RGB-D folders and multi-modal sample sets ↔ bags.
 
 pub mod cdr;
 pub mod convert;
+pub mod dataset;
 pub mod error;
 #[doc(hidden)]
 pub mod fuzz;

@@ -78,6 +78,15 @@ impl TumWriter {
     /// already holds a sequence (`rgb.txt`) is refused, so nothing is
     /// overwritten.
     pub fn create(dir: &Path, calibration: &Calibration) -> Result<Self> {
+        let mut writer = Self::create_uncalibrated(dir)?;
+        writer.set_calibration(calibration)?;
+        Ok(writer)
+    }
+
+    /// Creates `dir/rgb` and `dir/depth` without `calib.yaml` (as real TUM
+    /// folders are); depth is written at TUM's 5000 units per metre until
+    /// [`TumWriter::set_calibration`] says otherwise.
+    pub fn create_uncalibrated(dir: &Path) -> Result<Self> {
         if dir.join("rgb.txt").exists() {
             return Err(Error::Dataset {
                 path: dir.to_path_buf(),
@@ -88,15 +97,30 @@ impl TumWriter {
             let path = dir.join(sub);
             std::fs::create_dir_all(&path).map_err(|e| Error::io(path, e))?;
         }
-        calibration.to_yaml_file(dir.join("calib.yaml"))?;
         Ok(TumWriter {
             dir: dir.to_path_buf(),
-            depth_scale: calibration.depth_scale,
+            depth_scale: crate::calib::DEFAULT_DEPTH_SCALE,
             rgb_stamps: Vec::new(),
             depth_stamps: Vec::new(),
             pose_stamps: Vec::new(),
             world_from_camera: Vec::new(),
         })
+    }
+
+    /// Writes `calib.yaml`; depth written from now on uses its depth scale
+    /// (set it before the first depth frame).
+    pub fn set_calibration(&mut self, calibration: &Calibration) -> Result<()> {
+        if !self.depth_stamps.is_empty() && calibration.depth_scale != self.depth_scale {
+            return Err(Error::InvalidArgument(format!(
+                "depth scale changes from {} to {} after {} depth frames",
+                self.depth_scale,
+                calibration.depth_scale,
+                self.depth_stamps.len()
+            )));
+        }
+        calibration.to_yaml_file(self.dir.join("calib.yaml"))?;
+        self.depth_scale = calibration.depth_scale;
+        Ok(())
     }
 
     /// Writes `rgb/<stamp>.png`.
@@ -232,8 +256,9 @@ fn nearest(stamps: &[f64], t: f64) -> Option<usize> {
         .filter(|&k| (stamps[k] - t).abs() <= MAX_DIFFERENCE)
 }
 
-/// `(stamp, file)` lines of a TUM list, sorted by stamp.
-fn read_list(dir: &Path, name: &str) -> Result<Vec<(f64, String)>> {
+/// `(stamp, file)` lines of a TUM list (`rgb.txt`, `depth.txt`) in folder
+/// `dir`, sorted by stamp; files are relative to `dir`.
+pub fn read_list(dir: &Path, name: &str) -> Result<Vec<(f64, String)>> {
     let path = dir.join(name);
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let mut entries = Vec::new();

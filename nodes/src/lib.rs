@@ -18,6 +18,7 @@
 
 pub mod bag;
 pub mod eval;
+pub mod progress;
 pub mod sim;
 
 use anyhow::Result;
@@ -38,7 +39,7 @@ pub enum Command {
     /// Evaluate an estimated trajectory against ground truth (ATE, RPE).
     #[command(subcommand)]
     Eval(eval::EvalCommand),
-    /// Inspect rosbag2 bags (directories, .mcap, .db3).
+    /// Inspect, export and convert rosbag2 bags (directories, .mcap, .db3).
     #[command(subcommand)]
     Bag(bag::BagCommand),
     /// Render synthetic sensor data with ground truth.

@@ -185,3 +185,111 @@ fn sim_rgbd_writes_a_tum_folder_that_eval_reads() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown scene"));
     std::fs::remove_dir_all(&out).expect("cleanup");
 }
+
+#[test]
+fn sim_folder_to_bag_and_back_keeps_frames_and_ground_truth() {
+    let root = std::env::temp_dir().join(format!("cairn-cli-{}-convert", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (folder, bag, back, gt_out) = (root.join("seq"), root.join("seq_bag"), root.join("back"), root.join("gt.tum"));
+    let s = |p: &PathBuf| p.display().to_string();
+    let run = cairn(&["sim", "rgbd", "--out", &s(&folder), "--frames", "3", "--seed", "5"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let run = cairn(&["bag", "from-tum", &s(&folder), "--out", &s(&bag)]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("/camera/depth/image: 3"));
+    // The ground truth on /tf exports back to the folder's groundtruth.txt.
+    let run = cairn(&[
+        "bag", "export", &s(&bag), "--topic", "/tf", "--frame", "world", "--child-frame", "kinect", "--out", &s(&gt_out),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let gt = s(&folder.join("groundtruth.txt"));
+    let eval = cairn(&["eval", "ate", "--gt", &gt, "--est", &s(&gt_out), "--align", "none", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("JSON");
+    assert_eq!(v["pairs"].as_u64(), Some(3));
+    assert!(v["rmse"].as_f64().expect("rmse") < 1e-6, "{v}");
+    let run = cairn(&["bag", "to-tum", &s(&bag), "--out", &s(&back)]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    for name in ["rgb.txt", "depth.txt", "groundtruth.txt", "calib.yaml"] {
+        assert!(back.join(name).is_file(), "{name} missing");
+    }
+    for sub in ["rgb", "depth"] {
+        for entry in std::fs::read_dir(folder.join(sub)).expect("frames") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().expect("name");
+            let same = std::fs::read(&path).expect("a") == std::fs::read(back.join(sub).join(name)).expect("b");
+            if sub == "depth" {
+                assert!(same, "{sub}/{name:?}: depth PNGs must be byte-identical");
+            }
+        }
+    }
+    // A missing topic is one error line naming the topics there are.
+    let run = cairn(&["bag", "to-tum", &s(&bag), "--out", &s(&root.join("x")), "--rgb", "/nope"]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("/nope") && stderr.contains("/camera/rgb/image_color"), "{stderr}");
+    std::fs::remove_dir_all(&root).expect("cleanup");
+}
+
+#[test]
+fn bag_export_on_a_truncated_bag_fails_clearly_and_recovers_on_request() {
+    use cairn_bags::msg::RosMessage;
+    use cairn_bags::msg::geometry_msgs::PoseStamped;
+    use cairn_bags::storage::{BagWriter, Connection};
+    let dir = std::env::temp_dir().join(format!("cairn-cli-{}-export-cut", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut writer = BagWriter::create(&dir).expect("bag");
+    let c = writer
+        .add_connection(Connection {
+            topic: "/pose".into(),
+            type_name: PoseStamped::TYPE_NAME.into(),
+            definition: PoseStamped::definition(),
+            serialization_format: "cdr".into(),
+            offered_qos_profiles: String::new(),
+        })
+        .expect("connection");
+    // Big enough for several chunks: a pose per message plus padding topics.
+    let pad = writer
+        .add_connection(Connection {
+            topic: "/pad".into(),
+            type_name: "std_msgs/msg/String".into(),
+            definition: "string data\n".into(),
+            serialization_format: "cdr".into(),
+            offered_qos_profiles: String::new(),
+        })
+        .expect("connection");
+    let mut state = 1u64;
+    for i in 0..200u64 {
+        let mut pose = PoseStamped::default();
+        pose.header.stamp.sec = 10 + i as i32;
+        pose.pose.orientation.w = 1.0;
+        pose.pose.position.x = i as f64;
+        writer.write(c, (10 + i) * 1_000_000_000, &cairn_bags::cdr::encode(&pose).expect("cdr")).expect("write");
+        let mut noise = vec![0, 1, 0, 0, 0x10, 0x27, 0, 0];
+        noise.extend((0..10_000).map(|_| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 56) as u8
+        }));
+        writer.write(pad, (10 + i) * 1_000_000_000 + 1, &noise).expect("write");
+    }
+    let dir = writer.finish().expect("finish");
+    let file = std::fs::read_dir(&dir)
+        .expect("dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.extension().is_some_and(|e| e == "mcap"))
+        .expect("mcap");
+    let bytes = std::fs::read(&file).expect("bag file");
+    std::fs::write(&file, &bytes[..bytes.len() / 2]).expect("truncate");
+    let out_file = dir.with_extension("tum").display().to_string();
+    let args = ["bag", "export", &dir.display().to_string(), "--topic", "/pose", "--out", &out_file];
+    let out = cairn(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(".mcap") && stderr.contains("--recover"), "{stderr}");
+    let out = cairn(&[&args[..], &["--recover"]].concat());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let written = std::fs::read_to_string(&out_file).expect("tum");
+    let poses = written.lines().filter(|l| !l.starts_with('#')).count();
+    assert!(poses > 0 && poses < 200, "{poses} poses recovered of 200");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

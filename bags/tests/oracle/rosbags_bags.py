@@ -3,7 +3,8 @@ bags/tests/rosbags_storage.rs.
 
   write DIR mcap|sqlite3   write a bag with rosbags; print its messages
   read BAG                 read a bag with rosbags (deserialising every
-                           message); print its messages and metadata
+                           message; types rosbags lacks come from the
+                           bag's definitions); print its messages and metadata
   write-ros1 FILE.bag      write a ROS 1 bag shaped like TUM RGB-D's (/tf as
                            tf/tfMessage, an rgb8 image topic)
 
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
-from rosbags.typesys import Stores, get_typestore
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
 STORE = get_typestore(Stores.ROS2_JAZZY)
 
@@ -66,6 +67,11 @@ def write(directory: str, storage: str) -> None:
 def read(bag: str) -> None:
     out = []
     with Reader(Path(bag)) as reader:
+        # Types outside rosbags' store (vision_msgs) are registered from the
+        # bag's own ros2msg definitions, as a user of rosbags would.
+        for connection in reader.connections:
+            if connection.msgtype not in STORE.fielddefs and connection.msgdef.data:
+                STORE.register(get_types_from_msg(connection.msgdef.data, connection.msgtype))
         for connection, timestamp, data in reader.messages():
             STORE.deserialize_cdr(data, connection.msgtype)  # must decode intact
             out.append({"topic": connection.topic, "type": connection.msgtype,
@@ -79,7 +85,6 @@ def read(bag: str) -> None:
 
 def write_ros1(path: str) -> None:
     from rosbags.rosbag1 import Writer as Writer1
-    from rosbags.typesys import get_types_from_msg
 
     store = get_typestore(Stores.ROS1_NOETIC)
     store.register(get_types_from_msg("geometry_msgs/TransformStamped[] transforms", "tf/msg/tfMessage"))
