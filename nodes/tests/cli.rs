@@ -187,6 +187,26 @@ fn sim_rgbd_writes_a_tum_folder_that_eval_reads() {
 }
 
 #[test]
+fn sim_drive_writes_a_sample_set() {
+    let out = std::env::temp_dir().join(format!("cairn-cli-{}-drive", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let dir = out.display().to_string();
+    let run = cairn(&["sim", "drive", "--out", &dir, "--samples", "2", "--seed", "4", "--image-scale", "0.125"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("wrote 2 samples (6 cameras"));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("sample_info.json")).expect("index")).expect("JSON");
+    assert_eq!(index["data_list"].as_array().map(Vec::len), Some(2));
+    assert_eq!(index["metainfo"]["categories"]["barrier"], 9);
+    // Index, 2 sweeps and 12 images.
+    assert_eq!(std::fs::read_dir(&out).expect("dir").count(), 15);
+    let again = cairn(&["sim", "drive", "--out", &dir, "--samples", "1"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    std::fs::remove_dir_all(&out).expect("cleanup");
+}
+
+#[test]
 fn sim_folder_to_bag_and_back_keeps_frames_and_ground_truth() {
     let root = std::env::temp_dir().join(format!("cairn-cli-{}-convert", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
