@@ -28,3 +28,8 @@ fn mcap_file_corpus_replays_without_panic() {
 fn sqlite_file_corpus_replays_without_panic() {
     replay("sqlite_file", cairn_bags::fuzz::sqlite_file);
 }
+
+#[test]
+fn cdr_decode_corpus_replays_without_panic() {
+    replay("cdr_decode", cairn_bags::fuzz::cdr_decode);
+}

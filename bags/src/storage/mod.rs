@@ -201,7 +201,7 @@ impl Bag {
                         let i = known.iter().position(|k| k.topic == c.topic && k.type_name == c.type_name)?;
                         selected[i].then_some(i)
                     });
-                    Box::new(mcap_file::McapMessages::open(file, resolve)?)
+                    prefetch(Box::new(mcap_file::McapMessages::open(file, resolve)?))
                 }
                 StorageKind::Sqlite3 => {
                     let route = sqlite::topics(file)?
@@ -224,6 +224,25 @@ impl Bag {
 }
 
 type Stream = Box<dyn Iterator<Item = Result<RawMessage>> + Send>;
+
+/// Messages a prefetching reader may hold ready (bounded memory: a few
+/// messages per file).
+const PREFETCH: usize = 8;
+
+/// Runs `stream` on its own thread, handing messages over a bounded
+/// channel: reading and decompressing the file overlaps with the
+/// consumer's decoding. Dropping the result stops the thread.
+fn prefetch(stream: Stream) -> Stream {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(PREFETCH);
+    std::thread::spawn(move || {
+        for item in stream {
+            if sender.send(item).is_err() {
+                break; // the consumer is gone
+            }
+        }
+    });
+    Box::new(receiver.into_iter())
+}
 
 /// Messages merged across data files by log time.
 pub struct Messages {
