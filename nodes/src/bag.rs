@@ -218,7 +218,9 @@ fn from_samples(args: &FromSamplesArgs) -> Result<String> {
 }
 
 fn export(args: &ExportArgs) -> Result<String> {
+    let spinner = progress::spinner(format!("reading {}", args.bag.display()));
     let bag = if args.recover { Bag::open_recover(&args.bag) } else { Bag::open(&args.bag) };
+    spinner.finish_and_clear();
     let bag = bag
         .with_context(|| format!("opening {}", args.bag.display()))
         .context("rerun with --recover to export the intact part")?;
@@ -261,7 +263,11 @@ fn export(args: &ExportArgs) -> Result<String> {
 }
 
 fn info(args: &InfoArgs) -> Result<String> {
+    // Opening reads the summary, or scans a bag that has none (long for a
+    // big bag whose recorder was killed).
+    let spinner = progress::spinner(format!("reading {}", args.bag.display()));
     let bag = if args.recover { Bag::open_recover(&args.bag) } else { Bag::open(&args.bag) };
+    spinner.finish_and_clear();
     let bag = bag
         .with_context(|| format!("opening {}", args.bag.display()))
         .context("rerun with --recover to report the intact part")?;

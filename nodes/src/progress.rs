@@ -20,3 +20,15 @@ pub fn callback(bar: &ProgressBar) -> impl FnMut(u64, u64) + '_ {
         bar.set_position(done);
     }
 }
+
+/// A spinner for work of unknown length (e.g. scanning a bag that has no
+/// summary); call `finish_and_clear` when done.
+pub fn spinner(message: impl Into<String>) -> ProgressBar {
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.into());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
