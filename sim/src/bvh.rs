@@ -1,6 +1,9 @@
-//! A compact bounding-volume hierarchy over the scene's rectangles: binned
-//! surface-area-heuristic splits, flattened depth-first, traversed with a
-//! small stack, nearer child first. Rectangles larger than [`LARGE`] and than
+//! A compact bounding-volume hierarchy over the scene's primitives
+//! (rectangles, then cuboids, in one index space): binned
+//! surface-area-heuristic splits into a binary tree, collapsed into a
+//! four-wide tree (each node holds its four children's boxes side by side,
+//! so one slab test covers all four and the tree is half as deep), traversed
+//! with a small stack, nearest child first. Rectangles larger than [`LARGE`] and than
 //! half the scene's diagonal (room walls, floor, ceiling) stay out of the
 //! tree: they are tested first, one by one, so the tree is then searched only
 //! in front of the nearest wall. (In a street, a 300 m long scene, no
@@ -10,7 +13,7 @@
 //! nalgebra version; scenes have a few hundred rectangles, so a simple build
 //! is enough.
 
-use crate::geometry::{Hit, Rect, V3};
+use crate::geometry::{Cuboid, Hit, Rect, V3};
 
 /// Leaves hold at most this many rectangles.
 const LEAF_SIZE: usize = 4;
@@ -35,22 +38,50 @@ struct Node {
     index: u32,
     /// Number of rectangles in a leaf; 0 for an inner node.
     count: u32,
-    /// Split axis of an inner node (traverse the side the ray comes from first).
-    axis: u8,
 }
 
-/// A BVH over a fixed slice of rectangles.
+/// A node of the four-wide tree: its children's boxes as structure of
+/// arrays (`lo[axis][child]`).
+#[derive(Debug, Clone, Copy)]
+struct Node4 {
+    lo: [[f32; 4]; 3],
+    hi: [[f32; 4]; 3],
+    /// Inner child: its index in `wide`; leaf child: [`leaf`]`(first, count)`
+    /// into `order`; [`EMPTY`] for an unused slot.
+    child: [u32; 4],
+}
+
+/// An unused child slot.
+const EMPTY: u32 = u32::MAX;
+
+/// Marks a leaf child: `LEAF | first << 3 | count` (count ≤ [`LEAF_SIZE`]).
+const LEAF: u32 = 1 << 31;
+
+/// The child code of a leaf of `count` primitives from `order[first]`.
+fn leaf(first: u32, count: u32) -> u32 {
+    LEAF | (first << 3) | count
+}
+
+/// Traversal stack size: a four-wide node pushes at most four entries, so
+/// this covers trees 10 levels deep (deeper ones finish by brute force). It
+/// is small on purpose: the array is zeroed for every ray.
+const STACK: usize = 32;
+
+/// A BVH over fixed slices of rectangles and cuboids.
 #[derive(Debug, Clone)]
 pub struct Bvh {
-    nodes: Vec<Node>,
+    wide: Vec<Node4>,
     order: Vec<u32>,
     large: Vec<u32>,
+    /// Bounds of every primitive.
+    bounds: Vec<(V3, V3)>,
 }
 
 impl Bvh {
-    /// Builds the hierarchy over `rects`.
-    pub fn build(rects: &[Rect]) -> Self {
-        let bounds: Vec<(V3, V3)> = rects.iter().map(Rect::bounds).collect();
+    /// Builds the hierarchy over `rects` and `cuboids` (primitive `i` is
+    /// `rects[i]`, or `cuboids[i − rects.len()]`).
+    pub fn build(rects: &[Rect], cuboids: &[Cuboid]) -> Self {
+        let bounds: Vec<(V3, V3)> = rects.iter().map(Rect::bounds).chain(cuboids.iter().map(Cuboid::bounds)).collect();
         let (lo, hi) = bounds
             .iter()
             .fold((V3::repeat(f32::MAX), V3::repeat(f32::MIN)), |(lo, hi), b| (lo.inf(&b.0), hi.sup(&b.1)));
@@ -59,86 +90,255 @@ impl Bvh {
             let (lo, hi) = bounds[*i as usize];
             (hi - lo).norm() > large
         };
-        let (large, mut order): (Vec<u32>, Vec<u32>) = (0..rects.len() as u32).partition(is_large);
+        let (large, mut order): (Vec<u32>, Vec<u32>) = (0..bounds.len() as u32).partition(is_large);
         let mut nodes = Vec::with_capacity(2 * order.len().max(1));
+        let mut wide = Vec::new();
         if !order.is_empty() {
             let count = order.len();
             build_node(&bounds, &mut order, 0, count, &mut nodes);
+            collapse(&nodes, 0, &mut wide);
         }
-        Bvh { nodes, order, large }
+        Bvh { wide, order, large, bounds }
     }
 
     /// The nearest hit of `origin + t·dir` with `t ∈ (t_min, t_max)`.
     ///
-    /// `hint` is a rectangle likely to be hit (the neighbouring pixel's): it
+    /// `hint` is a primitive likely to be hit (the neighbouring pixel's): it
     /// is tested first, so the tree is searched only in front of it. The
     /// result is the nearest hit either way.
+    #[allow(clippy::too_many_arguments)]
     pub fn intersect(
         &self,
         rects: &[Rect],
+        cuboids: &[Cuboid],
         origin: &V3,
         dir: &V3,
         t_min: f32,
         t_max: f32,
         hint: Option<u32>,
     ) -> Option<Hit> {
+        let prims = Primitives { rects, cuboids };
         let mut best: Option<Hit> = None;
         let mut t_best = t_max;
-        if let Some(r) = hint.filter(|&r| (r as usize) < rects.len())
-            && let Some((t, s_m, t_m)) = rects[r as usize].intersect(origin, dir, t_min, t_best)
-        {
-            t_best = t;
-            best = Some(Hit { t, s_m, t_m, rect: r });
+        let test = |i: u32, t_best: &mut f32, best: &mut Option<Hit>| {
+            if let Some(hit) = prims.intersect(i, origin, dir, t_min, *t_best) {
+                *t_best = hit.t;
+                *best = Some(hit);
+            }
+        };
+        if let Some(i) = hint.filter(|&i| (i as usize) < rects.len() + cuboids.len()) {
+            test(i, &mut t_best, &mut best);
         }
-        for &r in &self.large {
-            if let Some((t, s_m, t_m)) = rects[r as usize].intersect(origin, dir, t_min, t_best) {
-                t_best = t;
-                best = Some(Hit { t, s_m, t_m, rect: r });
+        for &i in &self.large {
+            if Some(i) != hint {
+                test(i, &mut t_best, &mut best);
             }
         }
-        if self.nodes.is_empty() {
+        if self.wide.is_empty() {
             return best;
         }
-        let inv = V3::new(inverse(dir.x), inverse(dir.y), inverse(dir.z));
-        let mut stack = [0u32; 48];
+        let inv = [inverse(dir.x), inverse(dir.y), inverse(dir.z)];
+        let o = [origin.x, origin.y, origin.z];
+        // Per axis, whether the ray meets a box's `lo` plane first.
+        let forward = [inv[0] >= 0.0, inv[1] >= 0.0, inv[2] >= 0.0];
+        // Pending subtrees (child codes) and where the ray enters them.
+        let (mut stack, mut entry) = ([0u32; STACK], [0f32; STACK]);
         let mut top = 1usize;
         while top > 0 {
             top -= 1;
-            let node = &self.nodes[stack[top] as usize];
-            if !slab(&node.lo, &node.hi, origin, &inv, t_min, t_best) {
+            let child = stack[top];
+            if entry[top] > t_best {
                 continue;
             }
-            if node.count > 0 {
-                let first = node.index as usize;
-                for &r in &self.order[first..first + node.count as usize] {
-                    if let Some((t, s_m, t_m)) = rects[r as usize].intersect(origin, dir, t_min, t_best) {
-                        t_best = t;
-                        best = Some(Hit { t, s_m, t_m, rect: r });
-                    }
+            if child & LEAF != 0 {
+                let first = ((child & !LEAF) >> 3) as usize;
+                for &i in &self.order[first..first + (child & 7) as usize] {
+                    test(i, &mut t_best, &mut best);
                 }
-            } else {
-                let (near, far) = (stack[top] + 1, node.index);
-                let (first, second) = if dir[node.axis as usize] < 0.0 { (far, near) } else { (near, far) };
-                // Push the far side first so the near side pops first.
-                stack[top] = second;
-                stack[top + 1] = first;
-                top += 2;
+                continue;
+            }
+            let node = &self.wide[child as usize];
+            let (mut t0, mut t1) = ([t_min; 4], [t_best; 4]);
+            for axis in 0..3 {
+                let (near, far) =
+                    if forward[axis] { (&node.lo[axis], &node.hi[axis]) } else { (&node.hi[axis], &node.lo[axis]) };
+                for c in 0..4 {
+                    t0[c] = max(t0[c], (near[c] - o[axis]) * inv[axis]);
+                    t1[c] = min(t1[c], (far[c] - o[axis]) * inv[axis]);
+                }
+            }
+            // Push the children hit, farthest first, so the nearest pops first.
+            let mut hits = [(0f32, 0usize); 4];
+            let mut n = 0;
+            for c in 0..4 {
+                if t0[c] <= t1[c] && node.child[c] != EMPTY {
+                    let mut k = n;
+                    while k > 0 && hits[k - 1].0 < t0[c] {
+                        hits[k] = hits[k - 1];
+                        k -= 1;
+                    }
+                    hits[k] = (t0[c], c);
+                    n += 1;
+                }
+            }
+            if top + n > STACK {
+                // Deeper than any scene here: finish by brute force.
+                for &i in &self.order {
+                    test(i, &mut t_best, &mut best);
+                }
+                return best;
+            }
+            for &(t, c) in &hits[..n] {
+                stack[top] = node.child[c];
+                entry[top] = t;
+                top += 1;
             }
         }
         best
     }
 }
 
-/// Ray–box slab test over `(t_min, t_max)`. `inv` holds finite inverses
-/// (see [`inverse`]), so no NaN arises and plain comparisons suffice.
-#[inline(always)]
-fn slab(lo: &V3, hi: &V3, origin: &V3, inv: &V3, t_min: f32, t_max: f32) -> bool {
-    let (ax, bx) = ((lo.x - origin.x) * inv.x, (hi.x - origin.x) * inv.x);
-    let (ay, by) = ((lo.y - origin.y) * inv.y, (hi.y - origin.y) * inv.y);
-    let (az, bz) = ((lo.z - origin.z) * inv.z, (hi.z - origin.z) * inv.z);
-    let t0 = max(max(min(ax, bx), min(ay, by)), max(min(az, bz), t_min));
-    let t1 = min(min(max(ax, bx), max(ay, by)), min(max(az, bz), t_max));
-    t0 <= t1
+impl Bvh {
+    /// Collects into `out` (cleared first) every primitive whose bounds may
+    /// meet the cone of rays from `origin` that lie on the inner side of all
+    /// `planes` (inward normals of planes through `origin`): the candidates
+    /// of a tile of pixels, with the squared distance from `origin` to their
+    /// bounds, nearest first. Returns false, with `out` incomplete, as soon
+    /// as there are more than `limit`.
+    pub fn primitives_in_cone(&self, origin: &V3, planes: &[V3], limit: usize, out: &mut Vec<(u32, f32)>) -> bool {
+        out.clear();
+        let outside = |lo: &V3, hi: &V3| {
+            planes.iter().any(|n| {
+                // The box corner farthest along the normal.
+                let far = V3::new(
+                    if n.x > 0.0 { hi.x } else { lo.x },
+                    if n.y > 0.0 { hi.y } else { lo.y },
+                    if n.z > 0.0 { hi.z } else { lo.z },
+                );
+                n.dot(&(far - origin)) < 0.0
+            })
+        };
+        let add = |i: u32, out: &mut Vec<(u32, f32)>| {
+            let (lo, hi) = &self.bounds[i as usize];
+            let gap = (lo - origin).sup(&(origin - hi)).sup(&V3::zeros());
+            out.push((i, gap.norm_squared()));
+        };
+        for &i in &self.large {
+            let (lo, hi) = &self.bounds[i as usize];
+            if !outside(lo, hi) {
+                add(i, out);
+            }
+        }
+        let mut stack = if self.wide.is_empty() { Vec::new() } else { vec![0u32] };
+        while let Some(child) = stack.pop() {
+            if child & LEAF != 0 {
+                let first = ((child & !LEAF) >> 3) as usize;
+                for &i in &self.order[first..first + (child & 7) as usize] {
+                    add(i, out);
+                }
+                if out.len() > limit {
+                    return false;
+                }
+                continue;
+            }
+            let node = &self.wide[child as usize];
+            for c in 0..4 {
+                let lo = V3::new(node.lo[0][c], node.lo[1][c], node.lo[2][c]);
+                let hi = V3::new(node.hi[0][c], node.hi[1][c], node.hi[2][c]);
+                if node.child[c] != EMPTY && !outside(&lo, &hi) {
+                    stack.push(node.child[c]);
+                }
+            }
+        }
+        out.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        out.len() <= limit
+    }
+
+    /// The nearest hit among `candidates` (from [`Self::primitives_in_cone`],
+    /// nearest first) and `hint`: after a hit at `t`, candidates whose
+    /// bounds are farther than `t·|dir|` are not tested.
+    #[allow(clippy::too_many_arguments)]
+    pub fn intersect_among(
+        rects: &[Rect],
+        cuboids: &[Cuboid],
+        candidates: &[(u32, f32)],
+        origin: &V3,
+        dir: &V3,
+        t_min: f32,
+        t_max: f32,
+        hint: Option<u32>,
+    ) -> Option<Hit> {
+        let prims = Primitives { rects, cuboids };
+        let mut best = hint.and_then(|i| prims.intersect(i, origin, dir, t_min, t_max));
+        let mut t_best = best.map_or(t_max, |h| h.t);
+        let norm2 = dir.norm_squared();
+        for &(i, gap2) in candidates {
+            if gap2 > t_best * t_best * norm2 {
+                break;
+            }
+            if Some(i) != hint
+                && let Some(hit) = prims.intersect(i, origin, dir, t_min, t_best)
+            {
+                t_best = hit.t;
+                best = Some(hit);
+            }
+        }
+        best
+    }
+}
+
+/// Collapses the binary subtree at `root` (an inner node, or a leaf for a
+/// one-leaf tree) into four-wide nodes; returns its index in `wide`. Each
+/// four-wide node takes the (up to) four largest descendants reachable by
+/// opening inner nodes.
+fn collapse(nodes: &[Node], root: usize, wide: &mut Vec<Node4>) -> u32 {
+    let mut kids = if nodes[root].count > 0 { vec![root] } else { vec![root + 1, nodes[root].index as usize] };
+    while kids.len() < 4 {
+        let area_of = |k: usize| area(&nodes[k].lo, &nodes[k].hi);
+        let open = (0..kids.len())
+            .filter(|&i| nodes[kids[i]].count == 0)
+            .max_by(|&a, &b| area_of(kids[a]).total_cmp(&area_of(kids[b])));
+        let Some(i) = open else { break };
+        let k = kids.remove(i);
+        kids.push(k + 1);
+        kids.push(nodes[k].index as usize);
+    }
+    let me = wide.len();
+    wide.push(Node4 { lo: [[0.0; 4]; 3], hi: [[0.0; 4]; 3], child: [EMPTY; 4] });
+    let mut node = wide[me];
+    for (slot, &k) in kids.iter().enumerate() {
+        for axis in 0..3 {
+            node.lo[axis][slot] = nodes[k].lo[axis];
+            node.hi[axis][slot] = nodes[k].hi[axis];
+        }
+        if nodes[k].count > 0 {
+            node.child[slot] = leaf(nodes[k].index, nodes[k].count);
+        } else {
+            node.child[slot] = collapse(nodes, k, wide);
+        }
+    }
+    wide[me] = node;
+    me as u32
+}
+
+/// Both primitive lists, indexed as one.
+struct Primitives<'a> {
+    rects: &'a [Rect],
+    cuboids: &'a [Cuboid],
+}
+
+impl Primitives<'_> {
+    #[inline(always)]
+    fn intersect(&self, i: u32, origin: &V3, dir: &V3, t_min: f32, t_max: f32) -> Option<Hit> {
+        let k = i as usize;
+        if let Some(rect) = self.rects.get(k) {
+            let (t, s_m, t_m) = rect.intersect(origin, dir, t_min, t_max)?;
+            Some(Hit { t, s_m, t_m, primitive: i, face: 0 })
+        } else {
+            let (t, face, s_m, t_m) = self.cuboids[k - self.rects.len()].intersect(origin, dir, t_min, t_max)?;
+            Some(Hit { t, s_m, t_m, primitive: i, face })
+        }
+    }
 }
 
 #[inline(always)]
@@ -171,16 +371,17 @@ fn build_node(bounds: &[(V3, V3)], order: &mut [u32], first: usize, count: usize
     }
     let me = nodes.len();
     let pad = V3::repeat(PAD);
-    nodes.push(Node { lo: lo - pad, hi: hi + pad, index: first as u32, count: count as u32, axis: 0 });
+    nodes.push(Node { lo: lo - pad, hi: hi + pad, index: first as u32, count: count as u32 });
     let extent = c_hi - c_lo;
-    if count <= LEAF_SIZE || extent.max() <= 0.0 {
+    if count <= LEAF_SIZE {
         return;
     }
-    let (axis, half) = sah_split(bounds, slice, &c_lo, &extent);
+    // Coincident centroids cannot be binned: split the list in two.
+    let half = if extent.max() <= 0.0 { count / 2 } else { sah_split(bounds, slice, &c_lo, &extent) };
     build_node(bounds, order, first, half, nodes);
     let second = nodes.len() as u32;
     build_node(bounds, order, first + half, count - half, nodes);
-    nodes[me] = Node { lo: lo - pad, hi: hi + pad, index: second, count: 0, axis: axis as u8 };
+    nodes[me] = Node { lo: lo - pad, hi: hi + pad, index: second, count: 0 };
 }
 
 /// Surface area of a box (up to the factor 2).
@@ -189,10 +390,10 @@ fn area(lo: &V3, hi: &V3) -> f32 {
     d.x * d.y + d.y * d.z + d.z * d.x
 }
 
-/// Chooses the split (axis, count on the left) with the smallest SAH cost
-/// over [`BINS`] centroid bins per axis, and partitions `slice` by it; falls
-/// back to the median of the longest axis.
-fn sah_split(bounds: &[(V3, V3)], slice: &mut [u32], c_lo: &V3, extent: &V3) -> (usize, usize) {
+/// Chooses the split with the smallest SAH cost over [`BINS`] centroid bins
+/// per axis, partitions `slice` by it and returns the count on the left;
+/// falls back to the median of the longest axis.
+fn sah_split(bounds: &[(V3, V3)], slice: &mut [u32], c_lo: &V3, extent: &V3) -> usize {
     let centre = |i: u32, axis: usize| {
         let (b_lo, b_hi) = bounds[i as usize];
         0.5 * (b_lo[axis] + b_hi[axis])
@@ -237,13 +438,13 @@ fn sah_split(bounds: &[(V3, V3)], slice: &mut [u32], c_lo: &V3, extent: &V3) -> 
                     left += 1;
                 }
             }
-            (axis, left)
+            left
         }
         None => {
             let axis = extent.imax();
             let half = slice.len() / 2;
             slice.select_nth_unstable_by(half, |&a, &b| centre(a, axis).total_cmp(&centre(b, axis)));
-            (axis, half)
+            half
         }
     }
 }
@@ -260,38 +461,77 @@ mod tests {
     #[test]
     fn bvh_agrees_with_brute_force() {
         let rects = staircase(37);
-        let bvh = Bvh::build(&rects);
+        let bvh = Bvh::build(&rects, &[]);
         for k in 0..37 {
             let origin = V3::new(k as f32 + 0.5, 0.5, 0.0);
-            let hit = bvh.intersect(&rects, &origin, &V3::z(), 0.0, 100.0, None).unwrap();
-            assert_eq!(hit.rect, k as u32);
+            let hit = bvh.intersect(&rects, &[], &origin, &V3::z(), 0.0, 100.0, None).unwrap();
+            assert_eq!(hit.primitive, k as u32);
             assert!((hit.t - (1.0 + k as f32)).abs() < 1e-5);
         }
-        assert!(bvh.intersect(&rects, &V3::new(-0.5, 0.5, 0.0), &V3::z(), 0.0, 100.0, None).is_none());
+        assert!(bvh.intersect(&rects, &[], &V3::new(-0.5, 0.5, 0.0), &V3::z(), 0.0, 100.0, None).is_none());
     }
 
     #[test]
     fn large_rectangles_are_tested_directly() {
         let mut rects = staircase(9);
         rects.push(Rect::new(V3::new(-10.0, -10.0, 5.5), V3::x() * 20.0, V3::y() * 20.0, 99));
-        let bvh = Bvh::build(&rects);
+        let bvh = Bvh::build(&rects, &[]);
         assert_eq!(bvh.large, vec![9]);
-        let near = bvh.intersect(&rects, &V3::new(2.5, 0.5, 0.0), &V3::z(), 0.0, 100.0, None).unwrap();
-        assert_eq!(near.rect, 2);
-        let wall = bvh.intersect(&rects, &V3::new(7.5, 0.5, 0.0), &V3::z(), 0.0, 100.0, None).unwrap();
-        assert_eq!(wall.rect, 9);
+        let near = bvh.intersect(&rects, &[], &V3::new(2.5, 0.5, 0.0), &V3::z(), 0.0, 100.0, None).unwrap();
+        assert_eq!(near.primitive, 2);
+        let wall = bvh.intersect(&rects, &[], &V3::new(7.5, 0.5, 0.0), &V3::z(), 0.0, 100.0, None).unwrap();
+        assert_eq!(wall.primitive, 9);
         // A hint behind the nearest rectangle does not change the answer.
-        let hinted = bvh.intersect(&rects, &V3::new(2.5, 0.5, 0.0), &V3::z(), 0.0, 100.0, Some(9)).unwrap();
-        assert_eq!(hinted.rect, 2);
+        let hinted = bvh.intersect(&rects, &[], &V3::new(2.5, 0.5, 0.0), &V3::z(), 0.0, 100.0, Some(9)).unwrap();
+        assert_eq!(hinted.primitive, 2);
+    }
+
+    #[test]
+    fn cuboids_and_rectangles_share_one_tree() {
+        let rects = staircase(9);
+        let cuboids: Vec<Cuboid> =
+            (0..9).map(|k| Cuboid::new(V3::new(k as f32 + 0.5, 3.5, 2.0), V3::repeat(0.4), 0.3, [7; 6])).collect();
+        let bvh = Bvh::build(&rects, &cuboids);
+        let hit = bvh.intersect(&rects, &cuboids, &V3::new(4.5, 3.5, -1.0), &V3::z(), 0.0, 100.0, None).unwrap();
+        assert_eq!((hit.primitive, hit.face), (9 + 4, 5));
+        assert!((hit.t - 2.6).abs() < 1e-5);
+        let hit = bvh.intersect(&rects, &cuboids, &V3::new(4.5, 0.5, -1.0), &V3::z(), 0.0, 100.0, Some(13)).unwrap();
+        assert_eq!(hit.primitive, 4);
+    }
+
+    #[test]
+    fn wide_tree_matches_brute_force_on_a_random_scene() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let mut v =
+            |lo: f32, hi: f32| V3::new(rng.random_range(lo..hi), rng.random_range(lo..hi), rng.random_range(lo..hi));
+        let rects: Vec<Rect> =
+            (0..300).map(|k| Rect::new(v(-20.0, 20.0), v(-1.0, 1.0).cross(&V3::z()), V3::z() * 0.7, k)).collect();
+        let cuboids: Vec<Cuboid> =
+            (0..700).map(|k| Cuboid::new(v(-20.0, 20.0), v(0.05, 1.5), k as f32 * 0.37, [k; 6])).collect();
+        let bvh = Bvh::build(&rects, &cuboids);
+        let prims = Primitives { rects: &rects, cuboids: &cuboids };
+        let mut hits = 0;
+        for k in 0..3000 {
+            let (origin, dir) = (v(-25.0, 25.0), v(-1.0, 1.0));
+            let brute = (0..1000u32)
+                .filter_map(|i| prims.intersect(i, &origin, &dir, 1e-4, 1e3))
+                .min_by(|a, b| a.t.total_cmp(&b.t));
+            let hint = (k % 3 == 0).then_some(k as u32 % 1000);
+            let fast = bvh.intersect(&rects, &cuboids, &origin, &dir, 1e-4, 1e3, hint);
+            assert_eq!(brute.map(|h| (h.primitive, h.face)), fast.map(|h| (h.primitive, h.face)), "ray {k}");
+            hits += usize::from(fast.is_some());
+        }
+        assert!(hits > 500, "{hits} hits");
     }
 
     #[test]
     fn nearest_of_stacked_rectangles_wins() {
         let rects: Vec<Rect> =
             (0..10).map(|k| Rect::new(V3::new(0.0, 0.0, 10.0 - k as f32), V3::x(), V3::y(), k)).collect();
-        let bvh = Bvh::build(&rects);
-        let hit = bvh.intersect(&rects, &V3::new(0.5, 0.5, 0.0), &V3::z(), 0.0, 100.0, None).unwrap();
-        assert_eq!(hit.rect, 9);
+        let bvh = Bvh::build(&rects, &[]);
+        let hit = bvh.intersect(&rects, &[], &V3::new(0.5, 0.5, 0.0), &V3::z(), 0.0, 100.0, None).unwrap();
+        assert_eq!(hit.primitive, 9);
         assert!((hit.t - 1.0).abs() < 1e-6);
     }
 }

@@ -1,13 +1,22 @@
 //! Deterministic synthetic worlds and sensors (RGB-D, LiDAR, surround cameras) with ground truth.
 //!
 //! Brief overview: a [`Scene`] (generated from a [`SceneKind`] and a seed;
-//! textured rectangles, point lights, a BVH) is seen by an [`RgbdCamera`]
-//! (a calibrated pinhole with plumb_bob distortion and a Kinect-like
-//! [`NoiseModel`]) along a camera path (a generated [`PathShape`] or a
-//! recorded TUM/KITTI trajectory re-anchored into the room, see [`anchor`]).
-//! [`render_rgbd_sequence`] writes the frames as a TUM RGB-D folder
-//! ([`TumWriter`]) that [`TumDataset`] — which opens real TUM folders too —
-//! reads back. LiDAR and surround cameras are to come.
+//! textured rectangles and boxes, lights, a BVH) is seen by an
+//! [`RgbdCamera`] (a calibrated pinhole with plumb_bob distortion and a
+//! Kinect-like [`NoiseModel`]) along a camera path (a generated
+//! [`PathShape`] or a recorded TUM/KITTI trajectory re-anchored into the
+//! room, see [`anchor`]). [`render_rgbd_sequence`] writes the frames as a TUM
+//! RGB-D folder ([`TumWriter`]) that [`TumDataset`] — which opens real TUM
+//! folders too — reads back.
+//!
+//! Outdoors, a [`street::Street`] (road, kerbs, buildings, trees and the ten
+//! nuScenes object classes, vehicles driving their lanes) is sensed by the
+//! nuScenes rig ([`rig::Rig`]: six cameras rendered as [`view::Pinhole`]s
+//! with per-pixel object ids, and a spinning [`Lidar`], 32 beams at 20 Hz by
+//! default). A [`drive::Drive`] takes a sample every 0.5 s with ground-truth
+//! boxes (class, yaw, velocity, LiDAR point count, camera visibility) in the
+//! LiDAR frame; [`drive::write_drive`] writes them as an mmdet3d sample set
+//! ([`cairn_core::samples`]: `sample_info.json`, PNG images, `.pcd.bin`).
 //!
 //! Everything is deterministic: same seed, same scene, same bytes.
 //!
@@ -22,19 +31,20 @@
 //! # Ok::<(), cairn_sim::Error>(())
 //! ```
 //!
-//! # Intended CLI (wired in cairn-nodes)
+//! # CLI (wired in cairn-nodes)
 //!
 //! ```text
-//! cairn sim rgbd OUT_DIR [--scene office] [--seed 0] [--frames N]
-//!                [--path loop|figure8|TRAJECTORY_FILE] [--format tum|kitti]
-//!                [--laps 1] [--no-noise] [--noise-seed 0]
-//!                [--calib calib/tum_fr1.yaml]
+//! cairn sim rgbd --out DIR [--scene office|street] [--seed 0] [--frames N]
+//!                [--path loop|figure8 | --trajectory FILE [--format tum|kitti]]
+//!                [--laps 1] [--noise on|off] [--calib calib/tum_fr1.yaml]
+//! cairn sim drive --out DIR --samples N [--seed 0] [--noise on|off]
+//!                 [--image-scale 1] [--rig calib/nuscenes_rig.json]
 //! ```
 //! `--scene` parses with [`SceneKind::from_str`](std::str::FromStr),
-//! `--path loop|figure8` with [`PathShape`]'s `FromStr` (anything else is a
-//! trajectory file: [`CameraPath::Recorded`]); a progress bar is driven by
-//! the [`Progress`] callback. The output folder opens with
-//! `TumDataset::open(dir, None)` (it holds `calib.yaml`).
+//! `--path loop|figure8` with [`PathShape`]'s `FromStr`; a progress bar is
+//! driven by the [`Progress`] callback. An RGB-D folder opens with
+//! `TumDataset::open(dir, None)` (it holds `calib.yaml`); a drive's folder
+//! with `cairn_core::samples::SampleSet::read(dir)`.
 
 pub mod anchor;
 pub mod bvh;
@@ -52,6 +62,7 @@ pub mod scene;
 pub mod sequence;
 pub mod street;
 pub mod texture;
+pub mod tile;
 pub mod view;
 pub mod visibility;
 

@@ -161,7 +161,7 @@ impl Lidar {
                     else {
                         continue;
                     };
-                    hint = Some(hit.rect);
+                    hint = Some(hit.primitive);
                     let mut range = hit.t;
                     if let Some(rng) = rng.as_mut() {
                         let (noise, keep) = (rng.normal(), uniform(rng) >= self.config.dropout);

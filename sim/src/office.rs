@@ -9,17 +9,12 @@
 
 use std::ops::Range;
 
-use nalgebra::Point3;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::geometry::{Rect, V3, box_faces};
+use crate::geometry::{Cuboid, Rect, V3};
 use crate::scene::{Aabb, Light, Scene};
 use crate::texture::{PosterShape, Rgb, Texture, palette};
-
-/// Bottom faces lower than this (metres) are never seen: cameras keep
-/// [`crate::anchor::ANCHOR_MARGIN`] off the floor.
-const HIDDEN_BELOW: f32 = 0.3;
 
 /// Furniture keeps this far from walls' corners (metres).
 const CORNER_GAP: f32 = 0.1;
@@ -27,11 +22,14 @@ const CORNER_GAP: f32 = 0.1;
 struct Builder {
     rng: ChaCha8Rng,
     rects: Vec<Rect>,
+    cuboids: Vec<Cuboid>,
     textures: Vec<Texture>,
     obstacles: Vec<Aabb>,
-    /// The rectangles of each obstacle, and where the current item started.
+    /// The rectangles and cuboids of each obstacle, and where the current
+    /// item's started.
     obstacle_rects: Vec<Range<usize>>,
-    item_start: usize,
+    obstacle_cuboids: Vec<Range<usize>>,
+    item_start: (usize, usize),
 }
 
 /// A wall seen from inside: corner, unit direction along it (counter-clockwise
@@ -56,10 +54,12 @@ pub fn generate(seed: u64) -> Scene {
     let mut b = Builder {
         rng: ChaCha8Rng::seed_from_u64(seed),
         rects: Vec::new(),
+        cuboids: Vec::new(),
         textures: Vec::new(),
         obstacles: Vec::new(),
         obstacle_rects: Vec::new(),
-        item_start: 0,
+        obstacle_cuboids: Vec::new(),
+        item_start: (0, 0),
     };
     let size_x = 6.0 + b.rng.random_range(-0.3..0.3);
     let size_y = 5.0 + b.rng.random_range(-0.3..0.3);
@@ -85,11 +85,12 @@ pub fn generate(seed: u64) -> Scene {
         Light { p_in_world: V3::new(-hx / 2.0, 0.0, height - 0.2), intensity: 2.5 },
         Light { p_in_world: V3::new(hx / 2.0, hy / 3.0, height - 0.2), intensity: 2.0 },
     ];
-    let mut scene = Scene::from_parts("office", seed, b.rects, b.textures, lights);
+    let mut scene = Scene::from_primitives("office", seed, b.rects, b.cuboids, b.textures, lights);
     scene.ambient = 0.35;
     scene.room = (V3::new(-hx, -hy, 0.0), V3::new(hx, hy, height));
     scene.obstacles = b.obstacles;
     scene.obstacle_rects = b.obstacle_rects;
+    scene.obstacle_cuboids = b.obstacle_cuboids;
     scene
 }
 
@@ -107,18 +108,9 @@ impl Builder {
         self.rng.random()
     }
 
-    /// A box of textures, one per face (see [`box_faces`]). The bottom face
-    /// is left out when no camera can see it: below [`HIDDEN_BELOW`] (cameras
-    /// keep 0.3 m off the floor) or when the box rests on a surface.
+    /// A box of textures, one per face (see [`Cuboid`]): one primitive.
     fn add_box(&mut self, centre: V3, half: V3, yaw: f32, textures: [u32; 6]) {
-        let faces = box_faces(Point3::from(centre), half, yaw, textures);
-        let keep = if centre.z - half.z < HIDDEN_BELOW { 5 } else { 6 };
-        self.rects.extend_from_slice(&faces[..keep]);
-    }
-
-    /// [`Self::add_box`] for a box standing on a surface: no bottom face.
-    fn add_resting_box(&mut self, centre: V3, half: V3, yaw: f32, textures: [u32; 6]) {
-        self.rects.extend_from_slice(&box_faces(Point3::from(centre), half, yaw, textures)[..5]);
+        self.cuboids.push(Cuboid::new(centre, half, yaw, textures));
     }
 
     /// Floor, ceiling and the four walls (normals facing in).
@@ -199,7 +191,7 @@ impl Builder {
                 break;
             }
             let centre = wall.corner + wall.along * (u + width / 2.0) + wall.inward() * (depth / 2.0 + 0.01);
-            self.item_start = self.rects.len();
+            self.item_start = (self.rects.len(), self.cuboids.len());
             match kind {
                 0 => self.desk(centre, width, depth, wall.yaw()),
                 1 => self.shelf(centre, width, depth, wall.yaw()),
@@ -215,7 +207,8 @@ impl Builder {
         let lo = V3::new(centre.x - a.x.abs().max(b.x.abs()), centre.y - a.y.abs().max(b.y.abs()), 0.0);
         let hi = V3::new(centre.x + a.x.abs().max(b.x.abs()), centre.y + a.y.abs().max(b.y.abs()), height);
         self.obstacles.push((lo, hi));
-        self.obstacle_rects.push(self.item_start..self.rects.len());
+        self.obstacle_rects.push(self.item_start.0..self.rects.len());
+        self.obstacle_cuboids.push(self.item_start.1..self.cuboids.len());
     }
 
     fn wood(&mut self) -> u32 {
@@ -256,7 +249,7 @@ impl Builder {
         let u = self.rng.random_range(-width / 4.0..width / 4.0);
         let c = centre + along * u - inward * (depth / 2.0 - 0.15) + V3::z() * (z_top + 0.27);
         self.add_box(c, V3::new(0.26, 0.025, 0.16), yaw, [case, case, screen, case, case, case]);
-        self.add_resting_box(c - V3::z() * 0.18, V3::new(0.03, 0.03, 0.06), yaw, [case; 6]);
+        self.add_box(c - V3::z() * 0.18, V3::new(0.03, 0.03, 0.06), yaw, [case; 6]);
         self.clutter(centre + V3::z() * (z_top + 0.02), along, inward, width, depth);
         self.footprint(centre, along, inward, width, depth, z_top + 0.5);
     }
@@ -287,7 +280,7 @@ impl Builder {
                     self.texture(Texture::Paint { base: palette(hue), variation: 0.4, seed: 7 })
                 }
             };
-            self.add_resting_box(centre + along * u + inward * v + V3::z() * half.z, half, yaw, [tex; 6]);
+            self.add_box(centre + along * u + inward * v + V3::z() * half.z, half, yaw, [tex; 6]);
         }
     }
 
@@ -324,12 +317,7 @@ impl Builder {
                 + along * (-width / 2.0 + 0.03 + offset + row / 2.0)
                 + inward * 0.02
                 + V3::z() * (z + 0.012 + 0.15);
-            self.add_resting_box(
-                c,
-                V3::new(row / 2.0, depth / 2.0 - 0.04, 0.15),
-                yaw,
-                [top, top, spines, top, top, top],
-            );
+            self.add_box(c, V3::new(row / 2.0, depth / 2.0 - 0.04, 0.15), yaw, [top, top, spines, top, top, top]);
         }
         self.footprint(centre, along, inward, width, depth, height);
     }
@@ -366,15 +354,15 @@ mod tests {
     #[test]
     fn same_seed_same_office_other_seed_other_office() {
         let (a, b, c) = (generate(1), generate(1), generate(2));
-        assert_eq!(a.rects, b.rects);
+        assert_eq!((&a.rects, &a.cuboids), (&b.rects, &b.cuboids));
         assert_eq!(a.textures, b.textures);
-        assert_ne!(a.rects, c.rects);
+        assert_ne!(a.cuboids, c.cuboids);
     }
 
     #[test]
     fn office_has_furniture_and_a_free_middle() {
         let scene = generate(7);
-        assert!(scene.rects.len() > 100, "{} rectangles", scene.rects.len());
+        assert!(scene.cuboids.len() > 40, "{} boxes", scene.cuboids.len());
         assert!(scene.obstacles.len() >= 6);
         assert!(scene.is_free(&nalgebra::Point3::new(0.0, 0.0, 1.4), 0.3));
         assert!(!scene.is_free(&nalgebra::Point3::new(0.0, 0.0, 3.0), 0.0));

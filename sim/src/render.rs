@@ -1,6 +1,6 @@
 //! The RGB-D camera: a pinhole with plumb_bob distortion (the ray of each
 //! pixel goes through its undistorted position), casting one ray per pixel
-//! with rayon over rows. Depth is the optical-frame z (TUM style, not the ray
+//! with rayon over bands of rows, tile by tile ([`crate::tile`]). Depth is the optical-frame z (TUM style, not the ray
 //! length); the optical frame has x right, y down, z forward.
 
 use cairn_core::transform::Rigid3;
@@ -12,6 +12,7 @@ use crate::Result;
 use crate::geometry::V3;
 use crate::noise::{NoiseModel, row_rng};
 use crate::scene::Scene;
+use crate::tile::{TILE, trace_band};
 
 /// One rendered RGB-D frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,27 +72,35 @@ impl RgbdCamera {
         let mut rgb = vec![0u8; 3 * w * h];
         let mut clean = vec![0f32; w * h];
         let rgb_sigma = self.noise.rgb_sigma as f32;
-        rgb.par_chunks_mut(3 * w).zip(clean.par_chunks_mut(w)).enumerate().for_each(|(v, (rgb_row, depth_row))| {
-            // Streams 0..h are the colour noise, h..2h the depth noise.
-            let mut rng = noise_seed.map(|seed| row_rng(seed, v));
-            let mut hint = None;
-            for u in 0..w {
-                let dir = rotation * self.rays_in_camera[v * w + u];
-                let mut colour = scene.sky;
-                if let Some(hit) = scene.intersect(&origin, &dir, 1e-4, scene.far, hint) {
-                    hint = Some(hit.rect);
-                    depth_row[u] = hit.t;
-                    colour = scene.shade(&hit, &origin, &dir);
+        // Bands of TILE rows in parallel, traced tile by tile; then the
+        // colour noise row by row, in pixel order.
+        rgb.par_chunks_mut(3 * w * TILE).zip(clean.par_chunks_mut(w * TILE)).enumerate().for_each(
+            |(band, (rgb_band, depth_band))| {
+                let (v0, rows) = (band * TILE, depth_band.len() / w);
+                let mut colours = vec![scene.sky; rows * w];
+                let ray = |u: usize, v: usize| self.rays_in_camera[v * w + u];
+                trace_band(scene, (&rotation, &origin), w, v0..v0 + rows, ray, |u, v, dir, hit| {
+                    if let Some(hit) = hit {
+                        let i = (v - v0) * w + u;
+                        depth_band[i] = hit.t;
+                        colours[i] = scene.shade(&hit, &origin, dir);
+                    }
+                });
+                for r in 0..rows {
+                    // Streams 0..h are the colour noise, h..2h the depth noise.
+                    let mut rng = noise_seed.map(|seed| row_rng(seed, v0 + r));
+                    for (i, colour) in colours[r * w..(r + 1) * w].iter().enumerate() {
+                        for (k, c) in colour.iter().enumerate() {
+                            let noise = rng.as_mut().map_or(0.0, |r| r.normal());
+                            // sqrt: a cheap display gamma.
+                            let value = c.max(0.0).sqrt() + rgb_sigma * noise;
+                            // `as u8` saturates; + 0.5 rounds (no libm `roundf`).
+                            rgb_band[3 * (r * w + i) + k] = (value * 255.0 + 0.5).max(0.0) as u8;
+                        }
+                    }
                 }
-                for (k, c) in colour.iter().enumerate() {
-                    let noise = rng.as_mut().map_or(0.0, |r| r.normal());
-                    // sqrt: a cheap display gamma.
-                    let value = c.max(0.0).sqrt() + rgb_sigma * noise;
-                    // `as u8` saturates; + 0.5 rounds (no libm `roundf`).
-                    rgb_row[3 * u + k] = (value * 255.0 + 0.5).max(0.0) as u8;
-                }
-            }
-        });
+            },
+        );
         let depth = match noise_seed {
             None => clean,
             Some(seed) => {

@@ -15,7 +15,7 @@ use std::str::FromStr;
 use nalgebra::Point3;
 
 use crate::bvh::Bvh;
-use crate::geometry::{Hit, Rect, V3};
+use crate::geometry::{Cuboid, Hit, Rect, V3};
 use crate::texture::{Rgb, Texture};
 use crate::{Error, Result};
 
@@ -89,8 +89,10 @@ pub struct Scene {
     pub name: String,
     /// The generator seed.
     pub seed: u64,
-    /// All geometry.
+    /// Rectangles (walls, floors, posters, roads).
     pub rects: Vec<Rect>,
+    /// Closed boxes (furniture, buildings, object parts).
+    pub cuboids: Vec<Cuboid>,
     /// Textures, indexed by [`Rect::texture`].
     pub textures: Vec<Texture>,
     /// Point lights.
@@ -106,12 +108,16 @@ pub struct Scene {
     /// Per rectangle, the id of the object it belongs to ([`NO_OBJECT`]
     /// for none); empty when the scene has no objects.
     pub rect_object: Vec<u32>,
+    /// Per cuboid, the id of its object (as `rect_object`).
+    pub cuboid_object: Vec<u32>,
     /// Where a camera may be: inside this box …
     pub room: Aabb,
     /// … and outside these (furniture, inflated by a margin).
     pub obstacles: Vec<Aabb>,
     /// The rectangles of each obstacle (same order as `obstacles`).
     pub obstacle_rects: Vec<Range<usize>>,
+    /// The cuboids of each obstacle (same order as `obstacles`).
+    pub obstacle_cuboids: Vec<Range<usize>>,
     bvh: Bvh,
 }
 
@@ -124,7 +130,7 @@ impl Scene {
         }
     }
 
-    /// A scene from explicit parts (tests, custom worlds); builds the BVH.
+    /// A scene of rectangles only (tests, custom worlds); builds the BVH.
     pub fn from_parts(
         name: impl Into<String>,
         seed: u64,
@@ -132,10 +138,21 @@ impl Scene {
         textures: Vec<Texture>,
         lights: Vec<Light>,
     ) -> Self {
-        let bvh = Bvh::build(&rects);
+        Scene::from_primitives(name, seed, rects, Vec::new(), textures, lights)
+    }
+
+    /// A scene of rectangles and cuboids; builds the BVH.
+    pub fn from_primitives(
+        name: impl Into<String>,
+        seed: u64,
+        rects: Vec<Rect>,
+        cuboids: Vec<Cuboid>,
+        textures: Vec<Texture>,
+        lights: Vec<Light>,
+    ) -> Self {
+        let bvh = Bvh::build(&rects, &cuboids);
         let (mut lo, mut hi) = (V3::repeat(f32::MAX), V3::repeat(f32::MIN));
-        for r in &rects {
-            let (a, b) = r.bounds();
+        for (a, b) in rects.iter().map(Rect::bounds).chain(cuboids.iter().map(Cuboid::bounds)) {
             lo = lo.inf(&a);
             hi = hi.sup(&b);
         }
@@ -143,6 +160,7 @@ impl Scene {
             name: name.into(),
             seed,
             rects,
+            cuboids,
             textures,
             lights,
             ambient: 0.25,
@@ -150,39 +168,81 @@ impl Scene {
             sky: [0.0; 3],
             far: 50.0,
             rect_object: Vec::new(),
+            cuboid_object: Vec::new(),
             room: (lo, hi),
             obstacles: Vec::new(),
             obstacle_rects: Vec::new(),
+            obstacle_cuboids: Vec::new(),
             bvh,
         }
     }
 
     /// The nearest surface along `origin + t·dir`, `t ∈ (t_min, t_max)`.
-    /// `hint`: a rectangle likely hit (e.g. the previous pixel's), tested
+    /// `hint`: a primitive likely hit (e.g. the previous pixel's), tested
     /// first to speed up the search; it does not change the result.
     #[inline]
     pub fn intersect(&self, origin: &V3, dir: &V3, t_min: f32, t_max: f32, hint: Option<u32>) -> Option<Hit> {
-        self.bvh.intersect(&self.rects, origin, dir, t_min, t_max, hint)
+        self.bvh.intersect(&self.rects, &self.cuboids, origin, dir, t_min, t_max, hint)
+    }
+
+    /// Collects into `out` the primitives that rays from `origin` on the
+    /// inner side of all `planes` (inward normals, planes through `origin`)
+    /// can hit; false when there are more than `limit` (see
+    /// [`crate::tile`]).
+    pub fn candidates_in_cone(&self, origin: &V3, planes: &[V3], limit: usize, out: &mut Vec<(u32, f32)>) -> bool {
+        self.bvh.primitives_in_cone(origin, planes, limit, out)
+    }
+
+    /// [`Self::intersect`] among `candidates` only (and `hint`): exact when
+    /// they include every primitive the ray can hit.
+    pub fn intersect_among(
+        &self,
+        candidates: &[(u32, f32)],
+        origin: &V3,
+        dir: &V3,
+        t_min: f32,
+        t_max: f32,
+        hint: Option<u32>,
+    ) -> Option<Hit> {
+        let hint = hint.filter(|&i| (i as usize) < self.rects.len() + self.cuboids.len());
+        Bvh::intersect_among(&self.rects, &self.cuboids, candidates, origin, dir, t_min, t_max, hint)
+    }
+
+    /// The cuboid of `hit`, if it hit one.
+    #[inline]
+    fn cuboid_of(&self, hit: &Hit) -> Option<&Cuboid> {
+        (hit.primitive as usize).checked_sub(self.rects.len()).and_then(|k| self.cuboids.get(k))
     }
 
     /// The albedo of the surface at `hit`.
     #[inline]
     pub fn albedo(&self, hit: &Hit) -> Rgb {
-        let rect = &self.rects[hit.rect as usize];
-        self.textures.get(rect.texture as usize).map_or([0.5; 3], |t| t.albedo(hit.s_m, hit.t_m))
+        let texture = match self.cuboid_of(hit) {
+            Some(cuboid) => cuboid.textures[hit.face as usize % 6],
+            None => self.rects[hit.primitive as usize].texture,
+        };
+        self.textures.get(texture as usize).map_or([0.5; 3], |t| t.albedo(hit.s_m, hit.t_m))
     }
 
     /// The unit surface normal at `hit`, turned to face the ray `dir`.
     #[inline]
     pub fn normal_towards(&self, hit: &Hit, dir: &V3) -> V3 {
-        let normal = self.rects[hit.rect as usize].normal;
+        let normal = match self.cuboid_of(hit) {
+            Some(cuboid) => cuboid.normal(hit.face),
+            None => self.rects[hit.primitive as usize].normal,
+        };
         if normal.dot(dir) > 0.0 { -normal } else { normal }
     }
 
     /// The object the surface at `hit` belongs to, if any.
     #[inline]
     pub fn object_of(&self, hit: &Hit) -> Option<u32> {
-        self.rect_object.get(hit.rect as usize).copied().filter(|&o| o != NO_OBJECT)
+        let k = hit.primitive as usize;
+        let object = match k.checked_sub(self.rects.len()) {
+            Some(c) => self.cuboid_object.get(c),
+            None => self.rect_object.get(k),
+        };
+        object.copied().filter(|&o| o != NO_OBJECT)
     }
 
     /// The shaded colour of `hit` seen along `dir` from `origin`.
@@ -223,34 +283,31 @@ impl Scene {
     }
 
     /// The scene without the obstacles (furniture) numbered in `remove`:
-    /// their rectangles and free-space boxes go, the BVH is rebuilt.
+    /// their primitives and free-space boxes go, the BVH is rebuilt.
     pub fn without_obstacles(&self, remove: &[usize]) -> Scene {
-        let dropped =
-            |r: usize| remove.iter().any(|&k| self.obstacle_rects.get(k).is_some_and(|range| range.contains(&r)));
-        let mut rects = Vec::with_capacity(self.rects.len());
-        let mut new_index = vec![0usize; self.rects.len() + 1];
-        for (r, rect) in self.rects.iter().enumerate() {
-            new_index[r] = rects.len();
-            if !dropped(r) {
-                rects.push(*rect);
-            }
-        }
-        new_index[self.rects.len()] = rects.len();
         let keep: Vec<usize> = (0..self.obstacles.len()).filter(|k| !remove.contains(k)).collect();
-        let mut scene =
-            Scene::from_parts(self.name.clone(), self.seed, rects, self.textures.clone(), self.lights.clone());
+        let (rects, rect_object, obstacle_rects) =
+            drop_ranges(&self.rects, &self.rect_object, &self.obstacle_rects, remove, &keep);
+        let (cuboids, cuboid_object, obstacle_cuboids) =
+            drop_ranges(&self.cuboids, &self.cuboid_object, &self.obstacle_cuboids, remove, &keep);
+        let mut scene = Scene::from_primitives(
+            self.name.clone(),
+            self.seed,
+            rects,
+            cuboids,
+            self.textures.clone(),
+            self.lights.clone(),
+        );
         scene.ambient = self.ambient;
         scene.sun = self.sun;
         scene.sky = self.sky;
         scene.far = self.far;
-        scene.rect_object =
-            (0..self.rects.len()).filter(|&r| !dropped(r)).filter_map(|r| self.rect_object.get(r).copied()).collect();
+        scene.rect_object = rect_object;
+        scene.cuboid_object = cuboid_object;
         scene.room = self.room;
         scene.obstacles = keep.iter().map(|&k| self.obstacles[k]).collect();
-        scene.obstacle_rects = keep
-            .iter()
-            .map(|&k| new_index[self.obstacle_rects[k].start]..new_index[self.obstacle_rects[k].end])
-            .collect();
+        scene.obstacle_rects = obstacle_rects;
+        scene.obstacle_cuboids = obstacle_cuboids;
         scene
     }
 
@@ -258,6 +315,31 @@ impl Scene {
     pub fn centre(&self) -> Point3<f64> {
         Point3::from(0.5 * (self.room.0 + self.room.1)).cast::<f64>()
     }
+}
+
+/// `items` (and their object ids, if any) without those in the `ranges`
+/// numbered in `remove`, and the `keep` ranges renumbered.
+fn drop_ranges<T: Copy>(
+    items: &[T],
+    objects: &[u32],
+    ranges: &[Range<usize>],
+    remove: &[usize],
+    keep: &[usize],
+) -> (Vec<T>, Vec<u32>, Vec<Range<usize>>) {
+    let dropped = |i: usize| remove.iter().any(|&k| ranges.get(k).is_some_and(|range| range.contains(&i)));
+    let (mut kept, mut kept_objects) = (Vec::with_capacity(items.len()), Vec::new());
+    let mut new_index = vec![0usize; items.len() + 1];
+    for (i, item) in items.iter().enumerate() {
+        new_index[i] = kept.len();
+        if !dropped(i) {
+            kept.push(*item);
+            kept_objects.extend(objects.get(i).copied());
+        }
+    }
+    new_index[items.len()] = kept.len();
+    let ranges =
+        keep.iter().filter_map(|&k| ranges.get(k)).map(|range| new_index[range.start]..new_index[range.end]).collect();
+    (kept, kept_objects, ranges)
 }
 
 /// True when `p` is inside `(lo, hi)` shrunk by `margin` on every side.

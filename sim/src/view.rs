@@ -1,7 +1,7 @@
 //! Rendering a rectified pinhole view (a surround camera) with per-pixel
 //! ground truth: colour, depth (optical z) and the id of the object seen
-//! ([`NO_OBJECT`] for the static world and the sky). Rows in parallel
-//! (rayon), noise-free, so a view depends only on the scene and the pose.
+//! ([`NO_OBJECT`] for the static world and the sky). Bands of rows in
+//! parallel (rayon), tile by tile ([`crate::tile`]), noise-free, so a view depends only on the scene and the pose.
 
 use cairn_core::RgbImage;
 use cairn_core::transform::Rigid3;
@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::Result;
 use crate::geometry::V3;
 use crate::scene::{NO_OBJECT, Scene};
+use crate::tile::{TILE, trace_band};
 
 /// A rendered view and its per-pixel ground truth.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,26 +47,27 @@ impl Pinhole {
         let mut rgb = vec![0u8; 3 * w * h];
         let mut depth = vec![0f32; w * h];
         let mut object = vec![NO_OBJECT; w * h];
-        rgb.par_chunks_mut(3 * w).zip(depth.par_chunks_mut(w)).zip(object.par_chunks_mut(w)).enumerate().for_each(
-            |(v, ((rgb_row, depth_row), object_row))| {
-                let y = ((v as f64 - cy) / fy) as f32;
-                let mut hint = None;
-                for u in 0..w {
-                    let ray = V3::new(((u as f64 - cx) / fx) as f32, y, 1.0);
-                    let dir = rotation * ray;
+        rgb.par_chunks_mut(3 * w * TILE)
+            .zip(depth.par_chunks_mut(w * TILE))
+            .zip(object.par_chunks_mut(w * TILE))
+            .enumerate()
+            .for_each(|(band, ((rgb_band, depth_band), object_band))| {
+                let (v0, rows) = (band * TILE, depth_band.len() / w);
+                let ray =
+                    |u: usize, v: usize| V3::new(((u as f64 - cx) / fx) as f32, ((v as f64 - cy) / fy) as f32, 1.0);
+                trace_band(scene, (&rotation, &origin), w, v0..v0 + rows, ray, |u, v, dir, hit| {
+                    let i = (v - v0) * w + u;
                     let mut colour = scene.sky;
-                    if let Some(hit) = scene.intersect(&origin, &dir, 1e-4, scene.far, hint) {
-                        hint = Some(hit.rect);
-                        depth_row[u] = hit.t;
-                        object_row[u] = scene.object_of(&hit).unwrap_or(NO_OBJECT);
-                        colour = scene.shade(&hit, &origin, &dir);
+                    if let Some(hit) = hit {
+                        depth_band[i] = hit.t;
+                        object_band[i] = scene.object_of(&hit).unwrap_or(NO_OBJECT);
+                        colour = scene.shade(&hit, &origin, dir);
                     }
                     for (k, c) in colour.iter().enumerate() {
-                        rgb_row[3 * u + k] = (c.max(0.0).sqrt() * 255.0 + 0.5).min(255.0) as u8;
+                        rgb_band[3 * i + k] = (c.max(0.0).sqrt() * 255.0 + 0.5).min(255.0) as u8;
                     }
-                }
-            },
-        );
+                });
+            });
         Ok(View { rgb: RgbImage::new(self.width, self.height, rgb)?, depth, object })
     }
 }

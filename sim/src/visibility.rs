@@ -40,12 +40,12 @@ pub fn visible_fractions(
     objects
         .par_iter()
         .map(|object| {
-            let rects: Vec<usize> =
-                (0..scene.rect_object.len()).filter(|&r| scene.rect_object[r] == object.id).collect();
+            let parts: Vec<usize> =
+                (0..scene.cuboid_object.len()).filter(|&c| scene.cuboid_object[c] == object.id).collect();
             let (mut seen, mut whole) = (0u64, 0u64);
             for (k, (pinhole, camera_from_lidar)) in cameras.iter().enumerate() {
                 let world_from_camera = world_from_lidar * camera_from_lidar.inverse();
-                whole += silhouette(scene, &rects, object, pinhole, &world_from_camera);
+                whole += silhouette(scene, &parts, object, pinhole, &world_from_camera);
                 seen += shown[k][object.id as usize];
             }
             Some(if whole == 0 { 0.0 } else { (seen as f64 / whole as f64).min(1.0) })
@@ -53,10 +53,11 @@ pub fn visible_fractions(
         .collect()
 }
 
-/// Pixels of `pinhole` whose ray hits one of `rects` (the object alone).
+/// Pixels of `pinhole` whose ray hits one of the cuboids `parts` (the
+/// object alone).
 fn silhouette(
     scene: &Scene,
-    rects: &[usize],
+    parts: &[usize],
     object: &ObjectState,
     pinhole: &Pinhole,
     world_from_camera: &Rigid3,
@@ -72,7 +73,7 @@ fn silhouette(
         for u in u0..=u1 {
             let ray = V3::new(((u as f64 - cx) / fx) as f32, ((v as f64 - cy) / fy) as f32, 1.0);
             let dir = rotation * ray;
-            if rects.iter().any(|&r| scene.rects[r].intersect(&origin, &dir, 1e-4, scene.far).is_some()) {
+            if parts.iter().any(|&c| scene.cuboids[c].intersect(&origin, &dir, 1e-4, scene.far).is_some()) {
                 count += 1;
             }
         }

@@ -22,17 +22,16 @@ fn drive(seed: u64, noise: bool) -> Drive {
     Drive::new(options, &Rig::nuscenes().unwrap()).unwrap()
 }
 
-/// The distance from `p` to the nearest of the scene's rectangles.
-fn distance_to_surfaces(rects: &[cairn_sim::geometry::Rect], p: &V3) -> f32 {
-    rects
-        .iter()
-        .map(|r| {
-            let rel = p - r.origin;
-            let (s, t) = (rel.dot(&r.edge_s) / r.edge_s.norm_squared(), rel.dot(&r.edge_t) / r.edge_t.norm_squared());
-            let closest = r.origin + r.edge_s * s.clamp(0.0, 1.0) + r.edge_t * t.clamp(0.0, 1.0);
-            (p - closest).norm()
-        })
-        .fold(f32::MAX, f32::min)
+/// The distance from `p` to the nearest surface of the scene (rectangles
+/// and boxes), by brute force.
+fn distance_to_surfaces(scene: &cairn_sim::Scene, p: &V3) -> f32 {
+    let to_rects = scene.rects.iter().map(|r| {
+        let rel = p - r.origin;
+        let (s, t) = (rel.dot(&r.edge_s) / r.edge_s.norm_squared(), rel.dot(&r.edge_t) / r.edge_t.norm_squared());
+        let closest = r.origin + r.edge_s * s.clamp(0.0, 1.0) + r.edge_t * t.clamp(0.0, 1.0);
+        (p - closest).norm()
+    });
+    to_rects.chain(scene.cuboids.iter().map(|c| c.distance(p))).fold(f32::MAX, f32::min)
 }
 
 #[test]
@@ -45,7 +44,7 @@ fn ideal_lidar_points_lie_on_scene_surfaces() {
     // Every 17th point, checked against all rectangles by brute force.
     for p in sample.scan.points.iter().step_by(17) {
         let p_in_world = world_from_lidar * Point3::from(p.p_in_lidar);
-        let d = distance_to_surfaces(&scene.rects, &p_in_world.coords);
+        let d = distance_to_surfaces(&scene, &p_in_world.coords);
         assert!(d < 2e-3, "{p:?} is {d} m off every surface");
     }
 }

@@ -5,13 +5,12 @@
 
 use std::f32::consts::{FRAC_PI_2, PI};
 
-use nalgebra::Point3;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::objects::{Class, Paint};
 use super::{Agent, Ego, KERB_HEIGHT, LANES, MARGIN, ROAD_HALF_WIDTH, Street};
-use crate::geometry::{Rect, V3, box_faces};
+use crate::geometry::{Cuboid, Rect, V3};
 use crate::texture::{RoadLine, Texture, palette};
 
 /// Road and sidewalk pieces are this long (a multiple of the 6 m dash).
@@ -31,6 +30,7 @@ struct Builder {
     rng: ChaCha8Rng,
     length: f32,
     rects: Vec<Rect>,
+    cuboids: Vec<Cuboid>,
     textures: Vec<Texture>,
     agents: Vec<Agent>,
     /// Shared agent paints: bodies, dark parts, accents.
@@ -52,6 +52,7 @@ pub fn generate(seed: u64, duration: f32) -> Street {
         rng,
         length,
         rects: Vec::new(),
+        cuboids: Vec::new(),
         textures: Vec::new(),
         agents: Vec::new(),
         bodies: Vec::new(),
@@ -74,7 +75,7 @@ pub fn generate(seed: u64, duration: f32) -> Street {
         b.cyclists(side);
         b.pedestrians(side);
     }
-    Street { seed, length, agents: b.agents, ego, statics: b.rects, textures: b.textures }
+    Street { seed, length, agents: b.agents, ego, rects: b.rects, cuboids: b.cuboids, textures: b.textures }
 }
 
 impl Builder {
@@ -134,10 +135,9 @@ impl Builder {
         self.agents.push(Agent { class, size, start, yaw, speed, paint });
     }
 
-    /// A box with the given face textures, bottom face left out.
+    /// An axis-aligned box with the given face textures.
     fn add_box(&mut self, lo: V3, hi: V3, textures: [u32; 6]) {
-        let faces = box_faces(Point3::from(0.5 * (lo + hi)), 0.5 * (hi - lo), 0.0, textures);
-        self.rects.extend_from_slice(&faces[..5]);
+        self.cuboids.push(Cuboid::from_corners(lo, hi, textures));
     }
 
     fn ground_and_road(&mut self) {
@@ -228,11 +228,9 @@ impl Builder {
             let top = KERB_HEIGHT + self.rng.random_range(4.0..4.8);
             self.add_box(V3::new(x - 0.15, y - 0.15, KERB_HEIGHT), V3::new(x + 0.15, y + 0.15, top), [bark; 6]);
             let crown = self.rng.random_range(1.1..1.5);
-            let faces = box_faces(Point3::new(x, y, top + crown), V3::repeat(crown), 0.0, [leaves; 6]);
-            self.rects.extend_from_slice(&faces);
-            let faces =
-                box_faces(Point3::new(x, y, top + 1.6 * crown), V3::repeat(0.75 * crown), PI / 4.0, [leaves; 6]);
-            self.rects.extend_from_slice(&faces);
+            self.cuboids.push(Cuboid::new(V3::new(x, y, top + crown), V3::repeat(crown), 0.0, [leaves; 6]));
+            let upper = V3::new(x, y, top + 1.6 * crown);
+            self.cuboids.push(Cuboid::new(upper, V3::repeat(0.75 * crown), PI / 4.0, [leaves; 6]));
             let gap = self.rng.random_range(10.0..20.0);
             if self.rng.random_bool(0.3) {
                 let size = Class::Bicycle.draw_size(&mut self.rng);

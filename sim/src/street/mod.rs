@@ -27,7 +27,7 @@ use nalgebra::{Translation3, UnitQuaternion, Vector3};
 
 pub use objects::{Class, Paint};
 
-use crate::geometry::{Rect, V3};
+use crate::geometry::{Cuboid, Rect, V3};
 use crate::scene::{Light, NO_OBJECT, Scene, Sun};
 use crate::texture::Texture;
 
@@ -97,7 +97,8 @@ pub struct Street {
     pub agents: Vec<Agent>,
     /// The ego's lane and speed.
     pub ego: Ego,
-    statics: Vec<Rect>,
+    rects: Vec<Rect>,
+    cuboids: Vec<Cuboid>,
     textures: Vec<Texture>,
 }
 
@@ -135,16 +136,17 @@ impl Street {
     /// The scene at time `t`: static geometry plus every object where it is
     /// then, with per-rectangle object ids.
     pub fn scene_at(&self, t: f64) -> Scene {
-        let mut rects = self.statics.clone();
-        let mut rect_object = vec![NO_OBJECT; rects.len()];
+        let mut cuboids = self.cuboids.clone();
+        let mut cuboid_object = vec![NO_OBJECT; cuboids.len()];
         for state in self.objects_at(t) {
             let paint = &self.agents[state.id as usize].paint;
-            let parts = objects::object_rects(state.class, state.size, paint, state.bottom, state.yaw);
-            rect_object.extend(std::iter::repeat_n(state.id, parts.len()));
-            rects.extend(parts);
+            let parts = objects::object_cuboids(state.class, state.size, paint, state.bottom, state.yaw);
+            cuboid_object.extend(std::iter::repeat_n(state.id, parts.len()));
+            cuboids.extend(parts);
         }
-        let mut scene = Scene::from_parts("street", self.seed, rects, self.textures.clone(), Vec::<Light>::new());
-        scene.rect_object = rect_object;
+        let (rects, textures) = (self.rects.clone(), self.textures.clone());
+        let mut scene = Scene::from_primitives("street", self.seed, rects, cuboids, textures, Vec::<Light>::new());
+        scene.cuboid_object = cuboid_object;
         scene.ambient = 0.35;
         scene.sun = Some(Sun { towards_sun: V3::new(0.35, -0.3, 0.887).normalize(), intensity: 0.85 });
         scene.sky = [0.55, 0.7, 0.9];
@@ -176,7 +178,7 @@ mod tests {
     fn same_seed_same_street_other_seed_other_street() {
         let (a, b, c) = (Street::generate(3, 10.0), Street::generate(3, 10.0), Street::generate(4, 10.0));
         assert_eq!(a.agents, b.agents);
-        assert_eq!(a.statics, b.statics);
+        assert_eq!((&a.rects, &a.cuboids), (&b.rects, &b.cuboids));
         assert_ne!(a.agents, c.agents);
         assert!(a.length >= 2.0 * MARGIN + a.ego.speed * 10.0);
     }

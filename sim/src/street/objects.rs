@@ -2,11 +2,11 @@
 //! box per class) and a shape of a few boxes that fills the object's
 //! ground-truth box, so LiDAR points and pixels of an object lie inside it.
 
-use nalgebra::{Point3, Rotation3};
+use nalgebra::Rotation3;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::geometry::{Rect, V3, box_faces};
+use crate::geometry::{Cuboid, V3};
 
 /// An object class, in nuScenes' (and mmdet3d's) label order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -205,20 +205,17 @@ fn parts(class: Class, [l, w, h]: [f32; 3], paint: &Paint) -> Vec<Part> {
 /// ground-truth box, so surface points are inside the box despite rounding.
 pub const BOX_CLEARANCE: f32 = 0.02;
 
-/// The rectangles of an object of `class`, size `[l, w, h]`, standing with
-/// its bottom centre at `bottom` and heading `yaw` (about +z), shrunk by
-/// [`BOX_CLEARANCE`]. Bottom faces resting on the ground are left out.
-pub fn object_rects(class: Class, size: [f32; 3], paint: &Paint, bottom: V3, yaw: f32) -> Vec<Rect> {
+/// The boxes of an object of `class`, size `[l, w, h]`, standing with its
+/// bottom centre at `bottom` and heading `yaw` (about +z), shrunk by
+/// [`BOX_CLEARANCE`].
+pub fn object_cuboids(class: Class, size: [f32; 3], paint: &Paint, bottom: V3, yaw: f32) -> Vec<Cuboid> {
     let rotation = Rotation3::from_axis_angle(&V3::z_axis(), yaw);
     let [l, w, h] = size;
     let shape = [l - 2.0 * BOX_CLEARANCE, w - 2.0 * BOX_CLEARANCE, h - BOX_CLEARANCE];
-    let mut rects = Vec::new();
-    for (centre, half, textures) in parts(class, shape, paint) {
-        let faces = box_faces(Point3::from(bottom + rotation * centre), half, yaw, textures);
-        let keep = if centre.z - half.z < 0.01 { 5 } else { 6 };
-        rects.extend_from_slice(&faces[..keep]);
-    }
-    rects
+    parts(class, shape, paint)
+        .into_iter()
+        .map(|(centre, half, textures)| Cuboid::new(bottom + rotation * centre, half, yaw, textures))
+        .collect()
 }
 
 #[cfg(test)]
