@@ -26,7 +26,7 @@ fn cpu_seconds() -> Option<f64> {
     Some(ticks / 100.0)
 }
 
-/// Runs `work` for each of `count` items and prints its rate.
+/// Runs `work` for each of `count` items (`unit`, singular) and prints the rate.
 fn measure(label: &str, unit: &str, count: usize, mut work: impl FnMut(usize) -> String) {
     let (start, cpu_start) = (Instant::now(), cpu_seconds());
     let mut note = String::new();
@@ -36,7 +36,7 @@ fn measure(label: &str, unit: &str, count: usize, mut work: impl FnMut(usize) ->
     let seconds = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds().zip(cpu_start).map(|(end, start)| (end - start) / count as f64);
     println!(
-        "{label}: {count} {unit} in {seconds:.2} s = {:.1} {unit}/s wall, {} CPU/{unit}{note}",
+        "{label}: {count} {unit}s in {seconds:.2} s = {:.1} {unit}s/s wall, {} CPU/{unit}{note}",
         count as f64 / seconds,
         cpu.map_or("?".into(), |c| format!("{:.0} ms", c * 1e3)),
     );
@@ -52,7 +52,7 @@ fn main() -> Result<(), cairn_sim::Error> {
     camera.render(&office, &path.world_from_body[0], Some(0))?; // warm-up
     println!("office seed 0: {} rectangles", office.rects.len());
     for (label, noise) in [("office rgbd, noise on", true), ("office rgbd, noise off", false)] {
-        measure(label, "frames", frames, |k| {
+        measure(label, "frame", frames, |k| {
             let frame = camera.render(&office, &path.world_from_body[k], noise.then_some(k as u64));
             let valid = frame.map_or(0, |f| f.depth.valid_count());
             format!(", {:.0}% valid depth", 100.0 * valid as f64 / (640 * 480) as f64)
@@ -67,12 +67,12 @@ fn main() -> Result<(), cairn_sim::Error> {
     let pose = |k: usize| -> Rigid3 { drive.world_from_lidar(k as f64 / 30.0) * front_from_lidar.inverse() };
     println!("street seed 0: {} rectangles, {} objects", street.rects.len(), drive.street.agents.len());
     camera.render(&street, &pose(0), Some(0))?;
-    measure("street rgbd (front camera pose), noise on", "frames", frames, |k| {
+    measure("street rgbd (front camera pose), noise on", "frame", frames, |k| {
         let valid = camera.render(&street, &pose(k), Some(k as u64)).map_or(0, |f| f.depth.valid_count());
         format!(", {:.0}% valid depth", 100.0 * valid as f64 / (640 * 480) as f64)
     });
     let sweeps = 100;
-    measure("street lidar 32 beams x 1084, noise on", "sweeps", sweeps, |k| {
+    measure("street lidar 32 beams x 1084, noise on", "sweep", sweeps, |k| {
         let scan = drive.lidar.scan(&street, &drive.world_from_lidar(k as f64 / 20.0), Some(k as u64));
         format!(", {} points/sweep", scan.points.len())
     });

@@ -187,7 +187,7 @@ impl Drive {
 
 /// The box of `object` in the LiDAR frame, with its point count and
 /// visibility level.
-fn instance(object: &ObjectState, world_from_lidar: &Rigid3, scan: &LidarScan, visible: Option<f64>) -> Instance {
+fn instance(object: &ObjectState, world_from_lidar: &Rigid3, scan: &LidarScan, visible: f64) -> Instance {
     let bottom = world_from_lidar.inverse_transform_point(&Point3::from(object.bottom.cast::<f64>()));
     let (_, _, lidar_yaw) = world_from_lidar.rotation.euler_angles();
     let yaw = wrap_angle(f64::from(object.yaw) - lidar_yaw);
@@ -202,7 +202,7 @@ fn instance(object: &ObjectState, world_from_lidar: &Rigid3, scan: &LidarScan, v
         num_lidar_pts: 0,
         num_radar_pts: 0,
         velocity: [velocity.x, velocity.y],
-        visibility: visible.map(visibility_level),
+        visibility: Some(visibility_level(visible)),
     };
     instance.num_lidar_pts =
         scan.points.iter().filter(|p| instance.contains(&Point3::from(V3::from(p.p_in_lidar).cast::<f64>()))).count()

@@ -1,8 +1,9 @@
 //! Camera visibility of objects: the fraction of an object's pixels, over
 //! all cameras, that the rendered images show (not hidden by something
-//! nearer). Shown pixels are counted in the views' object-id buffers; the
-//! unoccluded silhouette is rendered again for the object alone, over the
-//! 2D box its 3D box projects to.
+//! nearer). The unoccluded silhouette is rendered again for the object
+//! alone, over the 2D box its 3D box projects to (on a coarser pixel grid
+//! for large ones), and each of its pixels is looked up in the view's
+//! object-id buffer.
 
 use cairn_core::transform::Rigid3;
 use nalgebra::Point3;
@@ -13,6 +14,10 @@ use crate::scene::Scene;
 use crate::street::ObjectState;
 use crate::view::{Pinhole, View};
 
+/// Pixel samples per object and camera at most: larger silhouettes are
+/// sampled on a coarser grid (every `s`-th pixel, weighted by `s²`).
+const SAMPLES: u32 = 4096;
+
 /// Per object of `objects`: shown pixels / silhouette pixels over all the
 /// `views` (rendered by `cameras`, each with its `camera_from_lidar`), 0
 /// when no camera sees it.
@@ -22,63 +27,57 @@ pub fn visible_fractions(
     views: &[View],
     cameras: &[(Pinhole, Rigid3)],
     world_from_lidar: &Rigid3,
-) -> Vec<Option<f64>> {
-    // Shown pixels per object id, per camera.
-    let ids = objects.iter().map(|o| o.id as usize + 1).max().unwrap_or(0);
-    let shown: Vec<Vec<u64>> = views
-        .iter()
-        .map(|view| {
-            let mut counts = vec![0u64; ids];
-            for &id in &view.object {
-                if let Some(c) = counts.get_mut(id as usize) {
-                    *c += 1;
-                }
-            }
-            counts
-        })
-        .collect();
+) -> Vec<f64> {
     objects
         .par_iter()
         .map(|object| {
             let parts: Vec<usize> =
                 (0..scene.cuboid_object.len()).filter(|&c| scene.cuboid_object[c] == object.id).collect();
-            let (mut seen, mut whole) = (0u64, 0u64);
-            for (k, (pinhole, camera_from_lidar)) in cameras.iter().enumerate() {
+            let (mut seen, mut whole) = (0f64, 0f64);
+            for ((pinhole, camera_from_lidar), view) in cameras.iter().zip(views) {
                 let world_from_camera = world_from_lidar * camera_from_lidar.inverse();
-                whole += silhouette(scene, &parts, object, pinhole, &world_from_camera);
-                seen += shown[k][object.id as usize];
+                let (s, w) = silhouette(scene, &parts, object, pinhole, &world_from_camera, view);
+                seen += s;
+                whole += w;
             }
-            Some(if whole == 0 { 0.0 } else { (seen as f64 / whole as f64).min(1.0) })
+            if whole == 0.0 { 0.0 } else { (seen / whole).min(1.0) }
         })
         .collect()
 }
 
-/// Pixels of `pinhole` whose ray hits one of the cuboids `parts` (the
-/// object alone).
+/// Over the pixels of `pinhole` whose ray hits one of the cuboids `parts`
+/// (the object alone): how many `view` shows the object at, and how many
+/// there are (sampled, see [`SAMPLES`]).
 fn silhouette(
     scene: &Scene,
     parts: &[usize],
     object: &ObjectState,
     pinhole: &Pinhole,
     world_from_camera: &Rigid3,
-) -> u64 {
+    view: &View,
+) -> (f64, f64) {
     let Some((u0, v0, u1, v1)) = projected_bounds(object, pinhole, world_from_camera) else {
-        return 0;
+        return (0.0, 0.0);
     };
+    let area = (u1 - u0 + 1) * (v1 - v0 + 1);
+    let stride = (1..).find(|s| area / (s * s) <= SAMPLES).unwrap_or(1);
     let (fx, fy, cx, cy) = pinhole.intrinsics;
     let rotation = world_from_camera.rotation.to_rotation_matrix().matrix().cast::<f32>();
     let origin = world_from_camera.translation.vector.cast::<f32>();
-    let mut count = 0;
-    for v in v0..=v1 {
-        for u in u0..=u1 {
-            let ray = V3::new(((u as f64 - cx) / fx) as f32, ((v as f64 - cy) / fy) as f32, 1.0);
+    let (mut shown, mut count) = (0u64, 0u64);
+    for v in (v0..=v1).step_by(stride as usize) {
+        for u in (u0..=u1).step_by(stride as usize) {
+            let ray = V3::new(((f64::from(u) - cx) / fx) as f32, ((f64::from(v) - cy) / fy) as f32, 1.0);
             let dir = rotation * ray;
             if parts.iter().any(|&c| scene.cuboids[c].intersect(&origin, &dir, 1e-4, scene.far).is_some()) {
                 count += 1;
+                let pixel = v as usize * pinhole.width as usize + u as usize;
+                shown += u64::from(view.object.get(pixel) == Some(&object.id));
             }
         }
     }
-    count
+    let weight = f64::from(stride * stride);
+    (shown as f64 * weight, count as f64 * weight)
 }
 
 /// The pixel rectangle (inclusive) covering the object's box in the image;
