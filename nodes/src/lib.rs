@@ -20,6 +20,7 @@ pub mod bag;
 pub mod eval;
 pub mod progress;
 pub mod sim;
+pub mod slam;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -45,6 +46,8 @@ pub enum Command {
     /// Render synthetic sensor data with ground truth.
     #[command(subcommand)]
     Sim(sim::SimCommand),
+    /// Edge-based RGB-D odometry over a TUM RGB-D folder: one pose per frame.
+    Slam(slam::SlamArgs),
 }
 
 /// Runs a parsed command line and returns what it prints on stdout.
@@ -53,5 +56,6 @@ pub fn run(cli: &Cli) -> Result<String> {
         Command::Eval(command) => eval::run(command),
         Command::Bag(command) => bag::run(command),
         Command::Sim(command) => sim::run(command),
+        Command::Slam(args) => slam::run(args),
     }
 }

@@ -1,0 +1,33 @@
+//! The one error type of cairn-slam.
+
+use thiserror::Error;
+
+/// Everything that can go wrong in cairn-slam. Tracking failures are not
+/// errors: a frame that cannot be tracked is reported as
+/// [`crate::TrackingState::Lost`] and still gets a pose.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// An input image does not match the camera (size) or another input.
+    #[error("image size {got_width}×{got_height} does not match the camera's {width}×{height} ({what})")]
+    ImageSize {
+        /// Which image (`"colour"` or `"depth"`).
+        what: &'static str,
+        /// Width the camera expects.
+        width: u32,
+        /// Height the camera expects.
+        height: u32,
+        /// Width of the image given.
+        got_width: u32,
+        /// Height of the image given.
+        got_height: u32,
+    },
+    /// A configuration value is out of its range.
+    #[error("invalid SLAM configuration: {0}")]
+    Config(String),
+    /// An error from cairn-core (camera validation, I/O).
+    #[error(transparent)]
+    Core(#[from] cairn_core::Error),
+}
+
+/// `Result` with cairn-slam's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;

@@ -1,0 +1,52 @@
+//! Edge-based RGB-D visual odometry (RESLAM-style): Canny edges on an image
+//! pyramid, distance transforms, and SE(3) tracking against keyframes.
+//!
+//! # Brief overview
+//! Each frame flows `RgbImage → pyramid → edges → distance fields → align
+//! against the keyframe → lost checks → keyframe policy → pose`:
+//! - [`pyramid`]: grey and depth pyramids (2×2 means, pixel-centre aware).
+//! - [`edges`]: Canny (Gaussian, Sobel, non-maximum suppression, hysteresis).
+//! - [`distance`]: exact Euclidean distance transform (Felzenszwalb &
+//!   Huttenlocher) with its gradient, as a [`DistanceField`].
+//! - [`keyframe`]: a [`Keyframe`] holds its edge pixels with valid depth,
+//!   lifted to 3-D in its camera frame, per level.
+//! - [`projection`] and [`align`]: projection with plumb_bob distortion and
+//!   the Levenberg–Marquardt alignment (Huber, coarse-to-fine, analytic
+//!   Jacobians) of keyframe points to a frame's distance fields.
+//! - [`odometry`]: [`Odometry::process`] — constant-velocity prediction,
+//!   alignment, lost detection and relocalisation, the keyframe policy
+//!   (one active keyframe; the sliding-window optimiser and loop closure of
+//!   the full system are to come) and per-stage timing.
+//! - [`config`]: [`SlamConfig`], grouped by stage, serde, documented defaults.
+//!
+//! ```
+//! use cairn_core::{DepthImage, PinholeCamera, RgbImage};
+//! use cairn_slam::{Odometry, SlamConfig, TrackingState};
+//! let camera = PinholeCamera::new(64, 48, 60.0, 60.0, 31.5, 23.5);
+//! let mut odometry = Odometry::new(camera, SlamConfig::default())?;
+//! // A black frame without depth: lost, but it still gets a pose.
+//! let rgb = RgbImage::new(64, 48, vec![0; 64 * 48 * 3])?;
+//! let depth = DepthImage::new(64, 48, vec![0.0; 64 * 48])?;
+//! let result = odometry.process(0.0, &rgb, &depth)?;
+//! assert!(matches!(result.tracking_state, TrackingState::Lost(_)));
+//! assert!(result.world_from_camera.translation.vector.norm() == 0.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod align;
+pub mod config;
+pub mod distance;
+pub mod edges;
+pub mod error;
+pub mod frame;
+pub mod keyframe;
+pub mod odometry;
+pub mod projection;
+pub mod pyramid;
+
+pub use config::{EdgeConfig, KeyframeConfig, SlamConfig, TrackingConfig};
+pub use distance::DistanceField;
+pub use edges::EdgeMap;
+pub use error::{Error, Result};
+pub use keyframe::Keyframe;
+pub use odometry::{FrameResult, FrameTiming, LostReason, Odometry, TrackingState};

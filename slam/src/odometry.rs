@@ -1,0 +1,393 @@
+//! [`Odometry`]: the per-frame tracking pipeline, its lost/recovery state
+//! machine and the keyframe policy.
+//!
+//! Per frame: preprocess (pyramid → edges → distance fields) → predict
+//! (constant velocity) → align against the active keyframe → check (lost?)
+//! → update the motion model → maybe take a new keyframe. While lost, each
+//! frame tries to relocalise against the most recent keyframes from the
+//! constant-velocity and identity guesses; every frame gets a pose.
+//!
+//! **Keyframe policy (a simplification until the sliding-window optimiser
+//! lands):** one active keyframe; a new one is taken from the current frame
+//! when the camera is farther than `keyframes.max_translation_m`, has turned
+//! more than `keyframes.max_rotation_deg`, or sees less than
+//! `keyframes.min_visible_ratio` of the keyframe's points — provided the
+//! frame has `keyframes.min_points` edge pixels with depth. Keyframe poses
+//! are never refined, so drift accumulates at each keyframe change.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use cairn_core::transform::{Rigid3, rotation_angle};
+use cairn_core::{DepthImage, PinholeCamera, RgbImage};
+
+use crate::align::{Alignment, LevelTarget, align};
+use crate::config::SlamConfig;
+use crate::frame::{Frame, ms_since};
+use crate::keyframe::Keyframe;
+use crate::projection::LevelCamera;
+use crate::{Error, Result};
+
+/// Why a frame could not be tracked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostReason {
+    /// No keyframe yet: no frame so far had enough edges with valid depth.
+    NoKeyframe,
+    /// Too few edges in the frame (`tracking.min_frame_edges`): black,
+    /// blurred or textureless.
+    Textureless,
+    /// Too few keyframe points project into the frame or match an edge
+    /// (`min_valid_ratio`, `min_inliers`, `min_inlier_ratio`).
+    TooFewReprojections,
+    /// The mean residual is too high (`max_mean_residual_px`).
+    HighResidual,
+    /// The estimated motion since the last frame is implausibly fast
+    /// (`max_speed_m_s`, `max_angular_speed_deg_s`).
+    Jump,
+}
+
+/// The tracker's verdict on one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackingState {
+    /// Tracked against the active keyframe.
+    Tracking,
+    /// Was lost, and this frame relocalised against a recent keyframe.
+    Relocalised,
+    /// Not tracked; the pose is the best estimate (constant-velocity
+    /// prediction, then held) and must not be trusted.
+    Lost(LostReason),
+}
+
+impl TrackingState {
+    /// True when the pose came from a successful alignment.
+    pub fn is_tracked(&self) -> bool {
+        !matches!(self, TrackingState::Lost(_))
+    }
+}
+
+/// Wall-clock time of each stage of one frame (milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct FrameTiming {
+    /// Grey conversion and image pyramid.
+    pub pyramid_ms: f64,
+    /// Canny edges, all levels.
+    pub edges_ms: f64,
+    /// Distance transforms, all levels.
+    pub distance_ms: f64,
+    /// Pose alignment (all attempts, relocalisation included).
+    pub tracking_ms: f64,
+    /// Lifting a new keyframe.
+    pub keyframe_ms: f64,
+    /// The whole `process` call.
+    pub total_ms: f64,
+}
+
+/// What [`Odometry::process`] returns for each frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FrameResult {
+    /// The frame's stamp (s).
+    pub stamp: f64,
+    /// The camera pose; the first frame's camera is the world frame.
+    pub world_from_camera: Rigid3,
+    /// Tracked, relocalised or lost (and why).
+    pub tracking_state: TrackingState,
+    /// The keyframe the frame was tracked against (after this frame: a
+    /// new keyframe's id when one was taken).
+    pub keyframe_id: Option<usize>,
+    /// True when this frame became a keyframe.
+    pub new_keyframe: bool,
+    /// Finest-level inliers of the accepted (or best failed) alignment.
+    pub inliers: usize,
+    /// Finest-level mean truncated residual (pixels) of that alignment.
+    pub mean_residual_px: f64,
+    /// Stage timings.
+    pub timing: FrameTiming,
+}
+
+/// The edge-based RGB-D visual odometry: feed frames in order to
+/// [`Odometry::process`].
+#[derive(Debug)]
+pub struct Odometry {
+    config: SlamConfig,
+    camera: PinholeCamera,
+    /// Recent keyframes, oldest first; the last is the active one.
+    keyframes: VecDeque<Keyframe>,
+    next_keyframe_id: usize,
+    /// Stamp and pose of the previous frame.
+    previous: Option<(f64, Rigid3)>,
+    /// `previous_from_current` of the last tracked step (identity after a
+    /// lost frame): the constant-velocity model.
+    velocity: Rigid3,
+    lost: bool,
+}
+
+impl Odometry {
+    /// An odometry for images from `camera` (colour and depth registered).
+    pub fn new(camera: PinholeCamera, config: SlamConfig) -> Result<Self> {
+        camera.validate()?;
+        config.validate()?;
+        Ok(Odometry {
+            config,
+            camera,
+            keyframes: VecDeque::new(),
+            next_keyframe_id: 0,
+            previous: None,
+            velocity: Rigid3::identity(),
+            lost: false,
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &SlamConfig {
+        &self.config
+    }
+
+    /// The recent keyframes, oldest first (the last is the active one).
+    pub fn keyframes(&self) -> impl Iterator<Item = &Keyframe> {
+        self.keyframes.iter()
+    }
+
+    /// Tracks one frame (colour and registered depth in metres, taken at
+    /// `stamp` seconds) and returns its pose. Errors only for images whose
+    /// size does not match the camera; untrackable frames are
+    /// [`TrackingState::Lost`].
+    pub fn process(&mut self, stamp: f64, rgb: &RgbImage, depth: &DepthImage) -> Result<FrameResult> {
+        let start = Instant::now();
+        self.check_size("colour", rgb.width, rgb.height)?;
+        self.check_size("depth", depth.width, depth.height)?;
+        // 1. Preprocess.
+        let frame = Frame::new(rgb, &self.config.edges);
+        let mut timing = FrameTiming {
+            pyramid_ms: frame.pyramid_ms,
+            edges_ms: frame.edges_ms,
+            distance_ms: frame.distance_ms,
+            ..Default::default()
+        };
+        // 2. Predict with constant velocity.
+        let world_from_predicted = self.previous.map_or(Rigid3::identity(), |(_, pose)| pose * self.velocity);
+        // 3. Align (or relocalise) and check.
+        let tracking_start = Instant::now();
+        let outcome = self.track(stamp, &frame, &world_from_predicted);
+        timing.tracking_ms = ms_since(tracking_start);
+        // 4. Update the motion model and the keyframes.
+        let mut result = FrameResult {
+            stamp,
+            world_from_camera: world_from_predicted,
+            tracking_state: outcome.state,
+            keyframe_id: self.keyframes.back().map(|k| k.id),
+            new_keyframe: false,
+            inliers: outcome.alignment.map_or(0, |a| a.stats.inliers),
+            mean_residual_px: outcome.alignment.map_or(f64::INFINITY, |a| a.stats.mean_residual),
+            timing,
+        };
+        match outcome.world_from_camera {
+            Some(mut world_from_camera) if outcome.state.is_tracked() => {
+                world_from_camera.rotation.renormalize();
+                // A relocalised frame continues against the keyframe it matched.
+                if let Some(keyframe) = outcome.relocalised_against.and_then(|i| self.keyframes.remove(i)) {
+                    self.keyframes.push_back(keyframe);
+                }
+                self.velocity = match self.previous {
+                    Some((_, world_from_previous)) if !self.lost => world_from_previous.inverse() * world_from_camera,
+                    _ => Rigid3::identity(),
+                };
+                self.velocity.rotation.renormalize();
+                self.lost = false;
+                result.world_from_camera = world_from_camera;
+                let keyframe_start = Instant::now();
+                let visible = outcome.alignment.map_or(0.0, |a| a.stats.valid as f64 / a.stats.total.max(1) as f64);
+                if self.needs_keyframe(&world_from_camera, visible) {
+                    result.new_keyframe = self.take_keyframe(stamp, &frame, depth, world_from_camera);
+                }
+                result.timing.keyframe_ms = ms_since(keyframe_start);
+            }
+            _ => {
+                self.lost = true;
+                self.velocity = Rigid3::identity();
+                // Without any keyframe, try to start from this frame.
+                if self.keyframes.is_empty() && self.take_keyframe(stamp, &frame, depth, world_from_predicted) {
+                    result.tracking_state = TrackingState::Tracking;
+                    result.new_keyframe = true;
+                    self.lost = false;
+                }
+            }
+        }
+        result.keyframe_id = self.keyframes.back().map(|k| k.id);
+        self.previous = Some((stamp, result.world_from_camera));
+        result.timing.total_ms = ms_since(start);
+        Ok(result)
+    }
+
+    fn check_size(&self, what: &'static str, width: u32, height: u32) -> Result<()> {
+        if (width, height) == (self.camera.width, self.camera.height) {
+            return Ok(());
+        }
+        let (expected_width, expected_height) = (self.camera.width, self.camera.height);
+        Err(Error::ImageSize {
+            what,
+            width: expected_width,
+            height: expected_height,
+            got_width: width,
+            got_height: height,
+        })
+    }
+}
+
+/// The outcome of tracking one frame.
+struct TrackOutcome {
+    state: TrackingState,
+    /// The pose when tracked.
+    world_from_camera: Option<Rigid3>,
+    /// The accepted alignment, or the best failed one.
+    alignment: Option<Alignment>,
+    /// Relocalised: index (in `keyframes`) of the keyframe that matched.
+    relocalised_against: Option<usize>,
+}
+
+impl TrackOutcome {
+    fn lost(reason: LostReason, alignment: Option<Alignment>) -> Self {
+        TrackOutcome {
+            state: TrackingState::Lost(reason),
+            world_from_camera: None,
+            alignment,
+            relocalised_against: None,
+        }
+    }
+}
+
+impl Odometry {
+    /// Aligns the frame against the active keyframe (or, while lost, the
+    /// recent ones) and applies the lost checks.
+    fn track(&self, stamp: f64, frame: &Frame, world_from_predicted: &Rigid3) -> TrackOutcome {
+        let Some(active) = self.keyframes.back() else {
+            return TrackOutcome::lost(LostReason::NoKeyframe, None);
+        };
+        if frame.edge_count() < self.config.tracking.min_frame_edges {
+            return TrackOutcome::lost(LostReason::Textureless, None);
+        }
+        let targets: Vec<LevelTarget<'_>> = frame
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(l, level)| LevelTarget {
+                camera: LevelCamera::new(&self.camera, l, level.field.width, level.field.height),
+                field: &level.field,
+            })
+            .collect();
+        if !self.lost {
+            let guess = world_from_predicted.inverse() * active.world_from_keyframe;
+            let alignment = align(&active.points, &targets, guess, &self.config.tracking);
+            let world_from_camera = active.world_from_keyframe * alignment.camera_from_keyframe.inverse();
+            let verdict = self.check(&alignment).or_else(|| self.check_jump(stamp, &world_from_camera));
+            return match verdict {
+                Some(reason) => TrackOutcome::lost(reason, Some(alignment)),
+                None => TrackOutcome {
+                    state: TrackingState::Tracking,
+                    world_from_camera: Some(world_from_camera),
+                    alignment: Some(alignment),
+                    relocalised_against: None,
+                },
+            };
+        }
+        self.relocalise(&targets, world_from_predicted)
+    }
+
+    /// Tries the most recent keyframes (newest first) from the prediction
+    /// and from the keyframe's own pose; keeps the passing attempt with the
+    /// lowest mean residual and makes its keyframe the active one.
+    fn relocalise(&self, targets: &[LevelTarget<'_>], world_from_predicted: &Rigid3) -> TrackOutcome {
+        let mut best: Option<(Alignment, Rigid3, usize)> = None;
+        let mut best_failed: Option<(Alignment, LostReason)> = None;
+        let recent = self.keyframes.iter().enumerate().rev().take(self.config.tracking.recovery_keyframes.max(1));
+        for (index, keyframe) in recent {
+            let guesses = [world_from_predicted.inverse() * keyframe.world_from_keyframe, Rigid3::identity()];
+            for guess in guesses {
+                let alignment = align(&keyframe.points, targets, guess, &self.config.tracking);
+                let world_from_camera = keyframe.world_from_keyframe * alignment.camera_from_keyframe.inverse();
+                match self.check(&alignment) {
+                    None if best.as_ref().is_none_or(|b| alignment.stats.mean_residual < b.0.stats.mean_residual) => {
+                        best = Some((alignment, world_from_camera, index));
+                    }
+                    None => {}
+                    Some(reason)
+                        if best_failed.as_ref().is_none_or(|(b, _)| alignment.stats.inliers > b.stats.inliers) =>
+                    {
+                        best_failed = Some((alignment, reason));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        match (best, best_failed) {
+            (Some((alignment, world_from_camera, index)), _) => TrackOutcome {
+                state: TrackingState::Relocalised,
+                world_from_camera: Some(world_from_camera),
+                alignment: Some(alignment),
+                relocalised_against: Some(index),
+            },
+            (None, Some((alignment, reason))) => TrackOutcome::lost(reason, Some(alignment)),
+            (None, None) => TrackOutcome::lost(LostReason::TooFewReprojections, None),
+        }
+    }
+
+    /// The lost checks on an alignment's finest-level statistics.
+    fn check(&self, alignment: &Alignment) -> Option<LostReason> {
+        let t = &self.config.tracking;
+        let stats = &alignment.stats;
+        let valid_ratio = stats.valid as f64 / stats.total.max(1) as f64;
+        let inlier_ratio = stats.inliers as f64 / stats.valid.max(1) as f64;
+        if valid_ratio < t.min_valid_ratio || stats.inliers < t.min_inliers || inlier_ratio < t.min_inlier_ratio {
+            Some(LostReason::TooFewReprojections)
+        } else if stats.mean_residual.is_nan() || stats.mean_residual > t.max_mean_residual_px {
+            Some(LostReason::HighResidual)
+        } else {
+            None
+        }
+    }
+
+    /// The jump check against the previous frame's pose.
+    fn check_jump(&self, stamp: f64, world_from_camera: &Rigid3) -> Option<LostReason> {
+        let (previous_stamp, world_from_previous) = self.previous?;
+        let t = &self.config.tracking;
+        let interval = (stamp - previous_stamp).max(t.min_frame_interval_s);
+        let motion = world_from_previous.inverse() * world_from_camera;
+        let speed = motion.translation.vector.norm() / interval;
+        let angular_speed = rotation_angle(&motion.rotation).to_degrees() / interval;
+        let plausible = speed <= t.max_speed_m_s && angular_speed <= t.max_angular_speed_deg_s;
+        (!plausible).then_some(LostReason::Jump)
+    }
+
+    /// The keyframe policy (see the module documentation).
+    fn needs_keyframe(&self, world_from_camera: &Rigid3, visible_ratio: f64) -> bool {
+        let Some(active) = self.keyframes.back() else { return true };
+        let k = &self.config.keyframes;
+        let keyframe_from_camera = active.world_from_keyframe.inverse() * world_from_camera;
+        keyframe_from_camera.translation.vector.norm() > k.max_translation_m
+            || rotation_angle(&keyframe_from_camera.rotation).to_degrees() > k.max_rotation_deg
+            || visible_ratio < k.min_visible_ratio
+    }
+
+    /// Makes `frame` the active keyframe if it has enough edges with depth;
+    /// returns whether it did.
+    fn take_keyframe(&mut self, stamp: f64, frame: &Frame, depth: &DepthImage, world_from_camera: Rigid3) -> bool {
+        let edges = frame.edge_maps();
+        let keyframe = Keyframe::lift(
+            self.next_keyframe_id,
+            stamp,
+            world_from_camera,
+            &edges,
+            depth,
+            &self.camera,
+            &self.config.tracking,
+        );
+        if keyframe.edges_with_depth < self.config.keyframes.min_points {
+            return false;
+        }
+        self.next_keyframe_id += 1;
+        self.keyframes.push_back(keyframe);
+        while self.keyframes.len() > self.config.tracking.recovery_keyframes.max(1) {
+            self.keyframes.pop_front();
+        }
+        true
+    }
+}
