@@ -216,12 +216,33 @@ mod tests {
 
     #[test]
     fn objects_do_not_overlap() {
-        let street = Street::generate(2, 20.0);
-        for t in [0.0, 5.0, 10.0] {
+        for (seed, t) in [(2, 0.0), (2, 5.0), (2, 10.0), (5, 0.0), (6, 3.0), (7, 19.5)] {
+            let street = Street::generate(seed, 20.0);
             let states = street.objects_at(t);
             for (i, a) in states.iter().enumerate() {
                 for b in &states[i + 1..] {
-                    assert!(!footprints_overlap(a, b), "{:?} and {:?} overlap at t = {t}", a, b);
+                    assert!(!footprints_overlap(a, b), "seed {seed}: {a:?} and {b:?} overlap at t = {t}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_ego_lane_is_kept_free_around_the_ego() {
+        for seed in 0..4 {
+            let street = Street::generate(seed, 20.0);
+            for t in [0.0, 7.5, 20.0] {
+                let x = street.world_from_ego(t).translation.x as f32 + 1.4;
+                let ego = ObjectState {
+                    id: u32::MAX,
+                    class: Class::Car,
+                    size: [4.7, 2.0, 1.6],
+                    bottom: V3::new(x, street.ego.y, 0.0),
+                    yaw: 0.0,
+                    velocity: V3::x() * street.ego.speed,
+                };
+                for o in street.objects_at(t) {
+                    assert!(!footprints_overlap(&ego, &o), "seed {seed}, t = {t}: ego hits {o:?}");
                 }
             }
         }
