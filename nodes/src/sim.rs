@@ -29,7 +29,7 @@ pub struct DriveArgs {
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
     /// Number of samples, 0.5 s apart (nuScenes keyframes).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long)]
     samples: usize,
     /// Street seed: same seed, same street, same bytes.
     #[arg(long, default_value_t = 0)]
