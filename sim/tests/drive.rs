@@ -195,3 +195,15 @@ fn drives_write_readable_sets_byte_identical_per_seed() {
     assert!(write_drive(&options, &rig, &root.join("a"), |_| {}).is_err());
     std::fs::remove_dir_all(root).unwrap();
 }
+
+#[test]
+fn samples_do_not_depend_on_the_thread_count() {
+    let drive = drive(14, true);
+    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+    let three = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+    let a = one.install(|| drive.sample(1).unwrap());
+    let b = three.install(|| drive.sample(1).unwrap());
+    assert_eq!(a.info, b.info);
+    assert_eq!(a.scan, b.scan);
+    assert_eq!(a.views, b.views);
+}
