@@ -116,8 +116,8 @@ pub struct Odometry {
     /// Stamp and pose of the previous frame.
     previous: Option<(f64, Rigid3)>,
     /// `previous_from_current` of the last tracked step (identity after a
-    /// lost frame): the constant-velocity model.
-    velocity: Rigid3,
+    /// lost frame) and the interval it took (s): the constant-velocity model.
+    velocity: (Rigid3, f64),
     lost: bool,
 }
 
@@ -132,7 +132,7 @@ impl Odometry {
             keyframes: VecDeque::new(),
             next_keyframe_id: 0,
             previous: None,
-            velocity: Rigid3::identity(),
+            velocity: (Rigid3::identity(), 0.0),
             lost: false,
         })
     }
@@ -164,7 +164,7 @@ impl Odometry {
             ..Default::default()
         };
         // 2. Predict with constant velocity.
-        let world_from_predicted = self.previous.map_or(Rigid3::identity(), |(_, pose)| pose * self.velocity);
+        let world_from_predicted = self.predict(stamp);
         // 3. Align (or relocalise) and check.
         let tracking_start = Instant::now();
         let outcome = self.track(stamp, &frame, &world_from_predicted);
@@ -188,10 +188,13 @@ impl Odometry {
                     self.keyframes.push_back(keyframe);
                 }
                 self.velocity = match self.previous {
-                    Some((_, world_from_previous)) if !self.lost => world_from_previous.inverse() * world_from_camera,
-                    _ => Rigid3::identity(),
+                    Some((previous_stamp, world_from_previous)) if !self.lost => {
+                        let mut motion = world_from_previous.inverse() * world_from_camera;
+                        motion.rotation.renormalize();
+                        (motion, stamp - previous_stamp)
+                    }
+                    _ => (Rigid3::identity(), 0.0),
                 };
-                self.velocity.rotation.renormalize();
                 self.lost = false;
                 result.world_from_camera = world_from_camera;
                 let keyframe_start = Instant::now();
@@ -203,7 +206,7 @@ impl Odometry {
             }
             _ => {
                 self.lost = true;
-                self.velocity = Rigid3::identity();
+                self.velocity = (Rigid3::identity(), 0.0);
                 // Without any keyframe, try to start from this frame.
                 if self.keyframes.is_empty() && self.take_keyframe(stamp, &frame, depth, world_from_predicted) {
                     result.tracking_state = TrackingState::Tracking;
@@ -216,6 +219,18 @@ impl Odometry {
         self.previous = Some((stamp, result.world_from_camera));
         result.timing.total_ms = ms_since(start);
         Ok(result)
+    }
+
+    /// The constant-velocity prediction for a frame at `stamp`: the last
+    /// motion, scaled to the new interval (so a repeated stamp predicts no
+    /// motion and a dropped frame twice the motion; at most 3×).
+    fn predict(&self, stamp: f64) -> Rigid3 {
+        let Some((previous_stamp, world_from_previous)) = self.previous else { return Rigid3::identity() };
+        let (motion, interval) = self.velocity;
+        let ratio = if interval > 0.0 { ((stamp - previous_stamp) / interval).clamp(0.0, 3.0) } else { 1.0 };
+        let ratio = if ratio.is_finite() { ratio } else { 1.0 };
+        let scaled = Rigid3::from_parts((motion.translation.vector * ratio).into(), motion.rotation.powf(ratio));
+        world_from_previous * scaled
     }
 
     fn check_size(&self, what: &'static str, width: u32, height: u32) -> Result<()> {

@@ -1,0 +1,146 @@
+//! Whole-pipeline checks on short cairn-sim sequences (office scene, TUM
+//! fr1 camera at 640×480, generated loop path at ≈ 0.85 m/s): noiseless
+//! and noisy sequences are tracked within 2 cm ATE, and broken inputs (a
+//! frame without depth, a black frame, a duplicated frame, a first frame
+//! without depth) are survived without NaN, one pose per frame.
+
+#![allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md: no unwrap outside tests)
+
+use std::sync::OnceLock;
+
+use cairn_core::metrics::{self, EvalOptions};
+use cairn_core::transform::Rigid3;
+use cairn_core::{DepthImage, RgbImage, Trajectory};
+use cairn_sim::path::{PathShape, generate};
+use cairn_sim::{RgbdCamera, Scene, SceneKind};
+use cairn_slam::{FrameResult, LostReason, Odometry, SlamConfig, TrackingState};
+
+/// Frames per sequence: enough for several keyframe changes, few enough to
+/// render in seconds.
+const FRAMES: usize = 40;
+
+/// A rendered sequence: stamps, ground truth and images.
+struct Sequence {
+    stamps: Vec<f64>,
+    world_from_camera: Vec<Rigid3>,
+    frames: Vec<(RgbImage, DepthImage)>,
+}
+
+fn camera() -> &'static RgbdCamera {
+    static CAMERA: OnceLock<RgbdCamera> = OnceLock::new();
+    CAMERA.get_or_init(|| RgbdCamera::tum_fr1().unwrap())
+}
+
+fn render(noise: bool) -> Sequence {
+    let scene = Scene::generate(SceneKind::Office, 1);
+    // The first FRAMES frames of a one-lap loop of 300 frames.
+    let path = generate(&scene, PathShape::Loop, 1.0, 300, 30.0).unwrap();
+    let frames = (0..FRAMES)
+        .map(|k| {
+            let frame = camera().render(&scene, &path.world_from_body[k], noise.then_some(k as u64)).unwrap();
+            (frame.rgb, frame.depth)
+        })
+        .collect();
+    Sequence {
+        stamps: path.stamps.unwrap()[..FRAMES].to_vec(),
+        world_from_camera: path.world_from_body[..FRAMES].to_vec(),
+        frames,
+    }
+}
+
+fn noisy() -> &'static Sequence {
+    static NOISY: OnceLock<Sequence> = OnceLock::new();
+    NOISY.get_or_init(|| render(true))
+}
+
+/// Runs the odometry over `(stamp, rgb, depth)` inputs.
+fn run<'a>(inputs: impl Iterator<Item = (f64, &'a RgbImage, &'a DepthImage)>) -> Vec<FrameResult> {
+    let mut odometry = Odometry::new(camera().camera, SlamConfig::default()).unwrap();
+    inputs.map(|(stamp, rgb, depth)| odometry.process(stamp, rgb, depth).unwrap()).collect()
+}
+
+/// SE(3)-aligned ATE RMSE of `results` against the sequence's ground truth
+/// at `truth_indices`.
+fn ate(results: &[FrameResult], sequence: &Sequence, truth_indices: &[usize]) -> f64 {
+    let stamps: Vec<f64> = (0..results.len()).map(|k| k as f64).collect();
+    let estimate =
+        Trajectory::with_stamps("estimate", stamps.clone(), results.iter().map(|r| r.world_from_camera).collect());
+    let truth = Trajectory::with_stamps(
+        "truth",
+        stamps,
+        truth_indices.iter().map(|&k| sequence.world_from_camera[k]).collect(),
+    );
+    metrics::ate(&truth.unwrap(), &estimate.unwrap(), &EvalOptions::default()).unwrap().stats.rmse
+}
+
+fn assert_finite(results: &[FrameResult]) {
+    for (k, r) in results.iter().enumerate() {
+        let pose = r.world_from_camera;
+        let finite = pose.translation.vector.iter().chain(pose.rotation.coords.iter()).all(|v| v.is_finite());
+        assert!(finite, "frame {k}: non-finite pose {pose:?}");
+        assert!((pose.rotation.quaternion().norm() - 1.0).abs() < 1e-9, "frame {k}: quaternion off the unit sphere");
+    }
+}
+
+#[test]
+fn noiseless_sequence_is_tracked_within_two_centimetres() {
+    let sequence = render(false);
+    let inputs = sequence.frames.iter().zip(&sequence.stamps).map(|((rgb, depth), &stamp)| (stamp, rgb, depth));
+    let results = run(inputs);
+    assert_finite(&results);
+    assert!(results.iter().all(|r| r.tracking_state.is_tracked()), "a noiseless frame was lost");
+    let rmse = ate(&results, &sequence, &(0..FRAMES).collect::<Vec<_>>());
+    eprintln!("noiseless: ATE RMSE {rmse:.6} m, {} keyframes", results.iter().filter(|r| r.new_keyframe).count());
+    assert!(rmse < 0.02, "ATE RMSE {rmse} m");
+}
+
+#[test]
+fn noisy_sequence_is_tracked_within_two_centimetres() {
+    let sequence = noisy();
+    let inputs = sequence.frames.iter().zip(&sequence.stamps).map(|((rgb, depth), &stamp)| (stamp, rgb, depth));
+    let results = run(inputs);
+    assert_finite(&results);
+    assert!(results.iter().all(|r| r.tracking_state.is_tracked()), "a noisy frame was lost");
+    let rmse = ate(&results, sequence, &(0..FRAMES).collect::<Vec<_>>());
+    eprintln!("noisy: ATE RMSE {rmse:.6} m, valid depth {}", sequence.frames[5].1.valid_count());
+    assert!(rmse < 0.02, "ATE RMSE {rmse} m");
+}
+
+#[test]
+fn broken_frames_are_survived_one_pose_each_without_nan() {
+    let sequence = noisy();
+    let (width, height) = (camera().camera.width, camera().camera.height);
+    let no_depth = DepthImage::new(width, height, vec![0.0; (width * height) as usize]).unwrap();
+    let black = RgbImage::new(width, height, vec![0; (width * height * 3) as usize]).unwrap();
+    // Input k → (ground-truth index, which rgb, which depth).
+    let mut plan: Vec<(usize, &RgbImage, &DepthImage)> = Vec::new();
+    for k in 0..FRAMES {
+        let (rgb, depth) = &sequence.frames[k];
+        match k {
+            0 => plan.push((k, rgb, &no_depth)), // no keyframe possible yet
+            12 => plan.push((k, rgb, &no_depth)),
+            18 => plan.push((k, &black, depth)),
+            24 => {
+                plan.push((k, rgb, depth));
+                plan.push((k, rgb, depth)); // the same frame again
+            }
+            _ => plan.push((k, rgb, depth)),
+        }
+    }
+    let inputs = plan.iter().map(|&(k, rgb, depth)| (sequence.stamps[k], rgb, depth));
+    let results = run(inputs);
+    assert_eq!(results.len(), plan.len(), "one result per input frame");
+    assert_finite(&results);
+    assert_eq!(results[0].tracking_state, TrackingState::Lost(LostReason::NoKeyframe));
+    assert_eq!(results[18].tracking_state, TrackingState::Lost(LostReason::Textureless));
+    let tracked = results.iter().filter(|r| r.tracking_state.is_tracked()).count();
+    assert!(tracked >= plan.len() - 3, "only {tracked} of {} frames tracked", plan.len());
+    // The duplicate is tracked to (almost) the same pose.
+    let (a, b) = (results[24].world_from_camera, results[25].world_from_camera);
+    let moved = (a.inverse() * b).translation.vector.norm();
+    assert!(moved < 2e-3, "duplicate moved {moved} m");
+    let truth: Vec<usize> = plan.iter().map(|p| p.0).collect();
+    let rmse = ate(&results, sequence, &truth);
+    eprintln!("broken inputs: ATE RMSE {rmse:.4} m");
+    assert!(rmse < 0.03, "ATE RMSE {rmse} m");
+}
