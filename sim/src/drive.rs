@@ -7,9 +7,13 @@
 //! Frames: the LiDAR is kept level (its z is world up), so the boxes, which
 //! are yawed about world z, are exact in the LiDAR frame; the ego frame is
 //! `world_from_lidar · lidar_from_ego` of the rig (tilted by the rig's
-//! ~1.4° LiDAR mounting). Cameras are placed by the rig's `lidar2cam`, so
-//! `lidar2img = pad4(cam2img) · lidar2cam` projects exactly. All sensors of
-//! a sample share its timestamp.
+//! ~1.4° LiDAR mounting). All sensors of a sample fire at its timestamp, so
+//! each camera's `lidar2cam` is derived from the mounting (`cam2ego`,
+//! `lidar2ego` of the rig) — a real sample's `lidar2cam` also holds the ego's
+//! motion between its LiDAR and camera times (up to 0.4 m in the nuScenes
+//! sample) — and cameras are placed by it, so `lidar2img = pad4(cam2img) ·
+//! lidar2cam` projects exactly and `ego2global · cam2ego` is each camera's
+//! pose.
 //!
 //! Ground truth per box (objects whose centre is within [`BOX_RANGE`] of the
 //! LiDAR, and any other object the sweep hits): `bbox_3d = [x, y, z_bottom, l, w, h, yaw]` and `velocity` in the
@@ -82,7 +86,7 @@ pub struct DriveSample {
 pub struct Drive {
     /// The street.
     pub street: Street,
-    /// The rig (images scaled by the options).
+    /// The rig (images scaled by the options, `lidar2cam` from the mounting).
     pub rig: Rig,
     /// The LiDAR.
     pub lidar: Lidar,
@@ -97,10 +101,17 @@ impl Drive {
         if options.samples == 0 {
             return Err(Error::InvalidArgument("a drive needs at least one sample".into()));
         }
-        let rig = rig.scaled(options.image_scale)?;
+        let mut rig = rig.scaled(options.image_scale)?;
+        // All sensors fire at the sample time: camera_from_lidar follows from
+        // the mounting (a real sample's lidar2cam also folds in the ego's
+        // motion between its LiDAR and camera timestamps).
+        let ego_from_lidar = rig.ego_from_lidar()?;
+        for camera in &mut rig.cameras {
+            let ego_from_camera = camera.sample("", 0.0).ego_from_camera()?;
+            camera.lidar2cam = rows_from_rigid(&(ego_from_camera.inverse() * ego_from_lidar));
+        }
         let street = Street::generate(options.seed, SAMPLE_INTERVAL * (options.samples - 1) as f64);
         let lidar = Lidar::new(options.lidar.clone())?;
-        let ego_from_lidar = rig.ego_from_lidar()?;
         Ok(Drive { street, rig, lidar, options, ego_from_lidar })
     }
 

@@ -189,6 +189,18 @@ fn drives_write_readable_sets_byte_identical_per_seed() {
     let sweep = set.read_lidar(first).unwrap();
     assert!(sweep.cloud.len() > 30_000 && sweep.ring.iter().all(|&r| r < 32));
     assert_eq!(first.images.len(), 6);
+    // Synchronised sensors: lidar2cam = inv(cam2ego) · lidar2ego, and the
+    // rig's mounting and intrinsics (scaled) are the nuScenes ones.
+    let ego_from_lidar = first.lidar_points.ego_from_lidar().unwrap();
+    assert_eq!(first.lidar_points.lidar2ego, rig.lidar2ego);
+    for camera in &rig.cameras {
+        let record = &first.images[&camera.name];
+        assert_eq!(record.cam2ego, camera.cam2ego);
+        assert!((record.cam2img[0][0] - camera.cam2img[0][0] / 8.0).abs() < 1e-9);
+        let derived = record.ego_from_camera().unwrap().inverse() * ego_from_lidar;
+        let written = record.camera_from_lidar().unwrap();
+        assert!((derived.to_homogeneous() - written.to_homogeneous()).abs().max() < 1e-9, "{}", camera.name);
+    }
     assert!(first.instances.iter().any(|i| i.velocity[0].hypot(i.velocity[1]) > 1.0), "nothing moves");
     // Writing into an existing set is refused.
     let options = DriveOptions { samples: 1, image_scale: 0.125, ..Default::default() };
