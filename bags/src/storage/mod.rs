@@ -231,17 +231,53 @@ const PREFETCH: usize = 8;
 
 /// Runs `stream` on its own thread, handing messages over a bounded
 /// channel: reading and decompressing the file overlaps with the
-/// consumer's decoding. Dropping the result stops the thread.
+/// consumer's decoding.
 fn prefetch(stream: Stream) -> Stream {
-    let (sender, receiver) = std::sync::mpsc::sync_channel(PREFETCH);
-    std::thread::spawn(move || {
+    Box::new(Threaded::spawn(PREFETCH, move |sender| {
         for item in stream {
             if sender.send(item).is_err() {
                 break; // the consumer is gone
             }
         }
-    });
-    Box::new(receiver.into_iter())
+    }))
+}
+
+/// Messages produced on a thread of their own. Dropping the stream stops
+/// the thread and waits for it, so no reader outlives its stream (nor the
+/// process's last use of the bag).
+pub(crate) struct Threaded {
+    receiver: Option<std::sync::mpsc::Receiver<Result<RawMessage>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Threaded {
+    /// Starts `produce` on a new thread with a channel of `capacity` messages.
+    pub(crate) fn spawn(
+        capacity: usize,
+        produce: impl FnOnce(std::sync::mpsc::SyncSender<Result<RawMessage>>) + Send + 'static,
+    ) -> Self {
+        let (sender, receiver) = std::sync::mpsc::sync_channel(capacity);
+        let thread = std::thread::spawn(move || produce(sender));
+        Threaded { receiver: Some(receiver), thread: Some(thread) }
+    }
+}
+
+impl Iterator for Threaded {
+    type Item = Result<RawMessage>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.receiver.as_ref()?.recv().ok()
+    }
+}
+
+impl Drop for Threaded {
+    fn drop(&mut self) {
+        // Closing the channel first makes the producer's next send fail.
+        drop(self.receiver.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Messages merged across data files by log time.
@@ -362,3 +398,31 @@ fn locate(path: &Path) -> Result<(StorageKind, Vec<PathBuf>, Option<Metadata>)> 
 
 pub use writer::BagWriter;
 mod writer;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// Regression (found by the mcap_file fuzzer's leak check): a reader
+    /// thread must not outlive its stream. Dropping a half-read stream stops
+    /// the producer and waits for it.
+    #[test]
+    fn dropping_a_threaded_stream_stops_and_joins_its_thread() {
+        let finished = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&finished);
+        let mut stream = Threaded::spawn(1, move |sender| {
+            for i in 0..1_000_000u64 {
+                let message = RawMessage { connection: 0, log_time: i, data: Vec::new() };
+                if sender.send(Ok(message)).is_err() {
+                    break;
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            flag.store(true, Ordering::SeqCst);
+        });
+        assert_eq!(stream.next().and_then(Result::ok).map(|m| m.log_time), Some(0));
+        drop(stream);
+        assert!(finished.load(Ordering::SeqCst), "the producer thread was still running after drop");
+    }
+}

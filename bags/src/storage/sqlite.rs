@@ -2,7 +2,7 @@
 //! (and `message_definitions` since Iron), read in log-time order.
 
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::SyncSender;
 
 use rusqlite::{Connection as Db, OpenFlags};
 
@@ -87,9 +87,9 @@ pub fn statistics(path: &Path) -> Result<(TopicCounts, Option<(u64, u64)>)> {
 
 /// Streams a `.db3` file's messages in `(timestamp, id)` order. A reader
 /// thread owns the database and hands rows over a bounded channel, so memory
-/// stays small for any file size.
+/// stays small for any file size; dropping the stream stops the thread.
 pub struct SqliteMessages {
-    rows: Receiver<Result<RawMessage>>,
+    rows: super::Threaded,
 }
 
 impl SqliteMessages {
@@ -97,10 +97,8 @@ impl SqliteMessages {
     /// index (`None`: skip that topic).
     pub fn open(path: &Path, route: Vec<(i64, usize)>) -> Result<Self> {
         let db = open(path)?;
-        let (sender, rows) = sync_channel(256);
         let path = path.to_path_buf();
-        std::thread::spawn(move || stream(&db, &path, &route, &sender));
-        Ok(Self { rows })
+        Ok(Self { rows: super::Threaded::spawn(256, move |sender| stream(&db, &path, &route, &sender)) })
     }
 }
 
@@ -128,6 +126,6 @@ impl Iterator for SqliteMessages {
     type Item = Result<RawMessage>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.rows.recv().ok()
+        self.rows.next()
     }
 }
