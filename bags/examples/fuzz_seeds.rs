@@ -58,13 +58,13 @@ fn main() -> anyhow::Result<()> {
     let odometry = Odometry {
         header: header.clone(),
         child_frame_id: "base_link".into(),
-        pose: with_cov.clone(),
+        pose: with_cov,
         ..Default::default()
     };
     write(&dir, 4, "odometry", &odometry)?;
     let stamped = PoseStamped { header: header.clone(), pose: Pose::from_rigid(&pose) };
     write(&dir, 5, "path", &NavPath { header: header.clone(), poses: vec![stamped.clone(), stamped.clone()] })?;
-    write(&dir, 6, "pose_cov", &PoseWithCovarianceStamped { header: header.clone(), pose: with_cov.clone() })?;
+    write(&dir, 6, "pose_cov", &PoseWithCovarianceStamped { header: header.clone(), pose: with_cov })?;
     let detection = Detection3D {
         header: header.clone(),
         results: vec![ObjectHypothesisWithPose {
