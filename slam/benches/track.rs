@@ -4,8 +4,10 @@
 //! frames/s with the mean time of each stage, and the ATE for reference.
 //!
 //! `cargo bench -p cairn-slam --bench track` (optionally `-- FRAMES`,
-//! default 120). It prints figures and asserts nothing about speed; on a
-//! machine shared with other jobs the wall clock is pessimistic.
+//! default 120). It prints figures and asserts nothing about speed. On a
+//! machine shared with other jobs the wall clock is pessimistic: it also
+//! prints the process CPU time per frame (Linux /proc/self/stat) and the
+//! fastest of 20 runs of each stage on one frame.
 
 use std::time::Instant;
 
@@ -13,7 +15,31 @@ use cairn_core::Trajectory;
 use cairn_core::metrics::{self, EvalOptions};
 use cairn_sim::path::{PathShape, generate};
 use cairn_sim::{RgbdCamera, Scene, SceneKind};
+use cairn_slam::distance::DistanceField;
+use cairn_slam::edges::canny;
+use cairn_slam::frame::Frame;
 use cairn_slam::{FrameResult, Odometry, SlamConfig};
+
+/// User + system CPU seconds of this process so far (`None` off Linux).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime, stime are 14, 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
+/// Fastest of `runs` runs of `work`, in milliseconds.
+fn fastest_ms(runs: usize, mut work: impl FnMut()) -> f64 {
+    (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            work();
+            start.elapsed().as_secs_f64() * 1e3
+        })
+        .fold(f64::INFINITY, f64::min)
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let frames: usize = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(120);
@@ -29,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
     let stamps = path.stamps.clone().unwrap_or_default();
+    let cpu_start = cpu_seconds();
     let results: Vec<FrameResult> = pool.install(|| -> Result<_, cairn_slam::Error> {
         let mut odometry = Odometry::new(camera.camera, SlamConfig::default())?;
         let mut results = Vec::with_capacity(frames);
@@ -38,10 +65,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(results)
     })?;
 
+    let cpu = cpu_seconds().zip(cpu_start).map(|(end, start)| (end - start) / frames as f64);
     let n = results.len() as f64;
     let mean = |f: fn(&FrameResult) -> f64| results.iter().map(f).sum::<f64>() / n;
     let total = mean(|r| r.timing.total_ms);
-    println!("tracking on 1 thread: {frames} frames at 640×480, {:.1} frames/s ({total:.2} ms/frame)", 1e3 / total);
+    println!(
+        "tracking on 1 thread: {frames} frames at 640×480, {:.1} frames/s ({total:.2} ms/frame wall, {} CPU)",
+        1e3 / total,
+        cpu.map_or("?".into(), |c| format!("{:.2} ms/frame", c * 1e3))
+    );
     println!(
         "  per frame (ms): pyramid {:.2}, edges {:.2}, distance transform {:.2}, tracking {:.2}, keyframes {:.2}",
         mean(|r| r.timing.pyramid_ms),
@@ -53,7 +85,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let slowest = results.iter().map(|r| r.timing.total_ms).fold(0.0, f64::max);
     let keyframes = results.iter().filter(|r| r.new_keyframe).count();
     let lost = results.iter().filter(|r| !r.tracking_state.is_tracked()).count();
-    println!("  slowest frame {slowest:.2} ms; {keyframes} keyframes, {lost} lost");
+    println!(
+        "  slowest frame {slowest:.2} ms; {keyframes} keyframes, {lost} lost; {:.1} LM iterations per frame",
+        mean(|r| r.iterations as f64)
+    );
     let estimate = Trajectory::with_stamps(
         "estimate",
         results.iter().map(|r| r.stamp).collect(),
@@ -62,5 +97,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let truth = Trajectory::with_stamps("truth", stamps[..frames].to_vec(), path.world_from_body[..frames].to_vec())?;
     let ate = metrics::ate(&truth, &estimate, &EvalOptions::default())?;
     println!("  ATE RMSE (SE(3)-aligned) {:.4} m", ate.stats.rmse);
+
+    // Stages on one frame, fastest of 20 (robust to other jobs).
+    let config = SlamConfig::default();
+    let frame = pool.install(|| Frame::new(&rendered[0].rgb, &config.edges));
+    let level0 = &frame.levels[0];
+    let whole = fastest_ms(20, || drop(pool.install(|| Frame::new(&rendered[0].rgb, &config.edges))));
+    let edges = fastest_ms(20, || drop(canny(&level0.gray, &config.edges)));
+    let distance = fastest_ms(20, || drop(DistanceField::new(&level0.edges)));
+    println!(
+        "  fastest of 20 on one frame (ms): preprocessing, all levels {whole:.2}; level 0: Canny {edges:.2}, distance transform {distance:.2}"
+    );
     Ok(())
 }

@@ -15,7 +15,10 @@
 //! ```
 //!
 //! runs coarse-to-fine over the pyramid, each level starting where the
-//! coarser one ended.
+//! coarser one ended. `∇DT` is the direction of the interpolated
+//! central-difference gradient at unit length (the eikonal property of a
+//! Euclidean distance transform), which keeps Gauss-Newton steps from
+//! overshooting near the edges, where the raw differences are shortened.
 
 use cairn_core::transform::Rigid3;
 use nalgebra::{Cholesky, Matrix6, Vector3, Vector6};
@@ -82,6 +85,13 @@ pub fn residual_and_jacobian(
     if !r.is_finite() {
         return None;
     }
+    // A Euclidean distance transform has a unit gradient (|∇DT| = 1) away
+    // from the edges themselves; the interpolated central differences are
+    // shorter within a pixel of an edge (they average the two sides of the
+    // V), which would make Gauss-Newton overshoot. Use their direction with
+    // unit length.
+    let norm = du.hypot(dv);
+    let (du, dv) = if norm > 1e-6 { (du / norm, dv / norm) } else { (0.0, 0.0) };
     // ∇DT · ∂π/∂p' (1×3), then [I | −[p']ₓ]: the ω part is p' × (∂r/∂p').
     let d_r_d_p = d_pixel_d_p.row(0).transpose() * du + d_pixel_d_p.row(1).transpose() * dv;
     let d_r_d_omega = p.cross(&d_r_d_p);
@@ -182,8 +192,11 @@ fn solve_level(
                 break;
             }
         } else {
+            // A rejected step that is already small means the cost is at its
+            // noise floor (edge quantisation, points entering or leaving the
+            // image): more damping would only spend iterations.
             lambda *= 10.0;
-            if lambda > 1e4 {
+            if lambda > 1e4 || step.norm() < 10.0 * config.convergence_step {
                 break;
             }
         }
@@ -248,10 +261,10 @@ mod tests {
     #[test]
     fn analytic_jacobian_matches_numerical() {
         // Fields where bilinear interpolation is exact (one vertical or one
-        // horizontal edge line: the distance is linear beside it) must match
-        // to 1e-6; a single far edge point (a smooth cone) to 1 %, the
-        // difference between the interpolant's slope and the interpolated
-        // central-difference gradient.
+        // horizontal edge line: the distance is linear beside it, with a unit
+        // gradient) must match to 1e-6; a single far edge point (a smooth
+        // cone) to 1 %, the difference between the interpolant's slope and
+        // the unit gradient direction.
         let fields =
             [(field(|u, _| u == 2), 1e-6), (field(|_, v| v == 477), 1e-6), (field(|u, v| (u, v) == (5, 5)), 1e-2)];
         let pose = Rigid3::from_parts(

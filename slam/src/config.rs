@@ -55,8 +55,8 @@ impl Default for EdgeConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrackingConfig {
-    /// Most keyframe edge points used per pyramid level (evenly subsampled).
-    /// Default 3000.
+    /// Most keyframe edge points used at pyramid level 0, evenly
+    /// subsampled; level `l` uses at most `max_points / 2^l`. Default 3000.
     pub max_points: usize,
     /// Most Levenberg–Marquardt iterations per pyramid level. Default 20.
     pub max_iterations: usize,
@@ -65,7 +65,9 @@ pub struct TrackingConfig {
     /// Residuals (distance-transform values, pixels of the level) above this
     /// are outliers: constant cost, no gradient. Default 5.
     pub max_residual_px: f64,
-    /// An LM step smaller than this (twist norm) ends a level. Default 1e-6.
+    /// An LM step smaller than this (twist norm: metres and radians) ends a
+    /// level, and so does a rejected step smaller than ten times it (the
+    /// cost's noise floor). Default 1e-4 (≈ 0.05 px at 1 m).
     pub convergence_step: f64,
     /// An accepted LM step that lowers the cost by less than this fraction
     /// ends a level. Default 1e-4.
@@ -117,7 +119,7 @@ impl Default for TrackingConfig {
             max_iterations: 20,
             huber_delta_px: 1.5,
             max_residual_px: 5.0,
-            convergence_step: 1e-6,
+            convergence_step: 1e-4,
             convergence_decrease: 1e-4,
             min_depth_m: 0.1,
             max_depth_m: 8.0,

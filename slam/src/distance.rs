@@ -27,18 +27,41 @@ impl DistanceField {
     /// The distance transform of `edges` and its central-difference
     /// gradient (one-sided on the border).
     pub fn new(edges: &EdgeMap) -> Self {
-        let distance: Vec<f32> =
-            squared_distance_transform(&edges.mask, edges.width, edges.height).into_iter().map(f32::sqrt).collect();
         let (width, height) = (edges.width, edges.height);
-        let mut cells = Vec::with_capacity(width * height);
+        let mut distance = squared_distance_transform(&edges.mask, width, height);
+        for d in &mut distance {
+            *d = d.sqrt();
+        }
+        let mut cells = vec![[0.0f32; 3]; width * height];
+        if width == 0 || height == 0 {
+            return DistanceField { width, height, cells };
+        }
         for v in 0..height {
+            let row = &distance[v * width..(v + 1) * width];
+            // Rows above and below (the row itself at the border), and the
+            // factor of the difference (½ for central, 1 for one-sided).
+            let (above, below, v_scale) = match (v.checked_sub(1), v + 1 < height) {
+                (Some(a), true) => (a, v + 1, 0.5),
+                (None, true) => (v, v + 1, 1.0),
+                (Some(a), false) => (a, v, 1.0),
+                (None, false) => (v, v, 0.0),
+            };
+            let above = &distance[above * width..(above + 1) * width];
+            let below = &distance[below * width..(below + 1) * width];
+            let out = &mut cells[v * width..(v + 1) * width];
+            let cell =
+                |d: f32, du: f32, dv: f32| if du.is_finite() && dv.is_finite() { [d, du, dv] } else { [d, 0.0, 0.0] };
             for u in 0..width {
-                let at = |uu: usize, vv: usize| distance[vv * width + uu];
-                let d = at(u, v);
-                let du = central(u, width, |k| at(k, v));
-                let dv = central(v, height, |k| at(u, k));
-                let finite = d.is_finite() && du.is_finite() && dv.is_finite();
-                cells.push(if finite { [d, du, dv] } else { [d, 0.0, 0.0] });
+                let du = if u > 0 && u + 1 < width {
+                    0.5 * (row[u + 1] - row[u - 1])
+                } else if width < 2 {
+                    0.0
+                } else if u == 0 {
+                    row[1] - row[0]
+                } else {
+                    row[u] - row[u - 1]
+                };
+                out[u] = cell(row[u], du, v_scale * (below[u] - above[u]));
             }
         }
         DistanceField { width, height, cells }
@@ -69,42 +92,36 @@ impl DistanceField {
     }
 }
 
-/// Central difference of `f` at `k` in `0..n` (one-sided at the ends).
-fn central(k: usize, n: usize, f: impl Fn(usize) -> f32) -> f32 {
-    if n < 2 {
-        0.0
-    } else if k == 0 {
-        f(1) - f(0)
-    } else if k + 1 == n {
-        f(k) - f(k - 1)
-    } else {
-        0.5 * (f(k + 1) - f(k - 1))
-    }
-}
-
 /// Exact squared Euclidean distance (pixels²) from every pixel to the
 /// nearest `true` pixel of the row-major `mask`; `+∞` everywhere when the
 /// mask is empty.
 pub fn squared_distance_transform(mask: &[bool], width: usize, height: usize) -> Vec<f32> {
     // Pass 1: distance to the nearest edge in the same column (downward
-    // sweep, then upward), processed row by row for memory order.
+    // sweep, then upward), row by row so the loops run over contiguous rows.
     let mut column = vec![f32::INFINITY; width * height];
     for v in 0..height {
-        for u in 0..width {
-            let i = v * width + u;
-            column[i] = if mask[i] {
-                0.0
-            } else if v > 0 {
-                column[i - width] + 1.0
-            } else {
-                f32::INFINITY
-            };
+        let (done, rest) = column.split_at_mut(v * width);
+        let current = &mut rest[..width];
+        let mask_row = &mask[v * width..(v + 1) * width];
+        match v.checked_sub(1) {
+            Some(p) => {
+                let previous = &done[p * width..(p + 1) * width];
+                for ((c, &m), &above) in current.iter_mut().zip(mask_row).zip(previous) {
+                    *c = if m { 0.0 } else { above + 1.0 };
+                }
+            }
+            None => {
+                for (c, &m) in current.iter_mut().zip(mask_row) {
+                    *c = if m { 0.0 } else { f32::INFINITY };
+                }
+            }
         }
     }
     for v in (0..height.saturating_sub(1)).rev() {
-        for u in 0..width {
-            let i = v * width + u;
-            column[i] = column[i].min(column[i + width] + 1.0);
+        let (head, tail) = column.split_at_mut((v + 1) * width);
+        let current = &mut head[v * width..];
+        for (c, &below) in current.iter_mut().zip(&tail[..width]) {
+            *c = c.min(below + 1.0);
         }
     }
     // Pass 2: per row, the lower envelope of parabolas.
@@ -121,47 +138,55 @@ pub fn squared_distance_transform(mask: &[bool], width: usize, height: usize) ->
 }
 
 /// Buffers of the 1-D lower-envelope transform (FH Algorithm 1).
+///
+/// Every `f(q)` is an integer (a squared column distance), so the
+/// transform runs in exact integer arithmetic: the boundary between the
+/// parabolas rooted at `p < q` is the rational `s = num/den` with
+/// `num = (f(q) + q²) − (f(p) + p²)` and `den = 2(q − p) > 0`, and boundaries
+/// are compared by cross-multiplication — no division, no rounding.
 struct Envelope {
-    /// Locations of the parabolas in the envelope.
+    /// Roots of the parabolas in the envelope.
     vertices: Vec<usize>,
-    /// Boundaries between them (`boundaries[k]..boundaries[k+1]` is where
-    /// parabola `k` is lowest).
-    boundaries: Vec<f64>,
+    /// `f(v) + v²` of each root.
+    heights: Vec<i64>,
+    /// Boundary `k` (where parabola `k` starts being lowest) as
+    /// `numerators[k] / denominators[k]`; boundary 0 is −∞ and not stored.
+    numerators: Vec<i64>,
+    /// See `numerators`.
+    denominators: Vec<i64>,
 }
 
 impl Envelope {
     fn new(n: usize) -> Self {
-        Envelope { vertices: vec![0; n], boundaries: vec![0.0; n + 1] }
+        Envelope { vertices: vec![0; n], heights: vec![0; n], numerators: vec![0; n], denominators: vec![1; n] }
     }
 
     /// `d(p) = min_q f(q) + (p − q)²`; samples with `f(q) = +∞` are skipped
     /// (no parabola), and an all-infinite `f` gives `+∞` everywhere.
     fn transform(&mut self, f: &[f32], d: &mut [f32]) {
-        let (v, z) = (&mut self.vertices, &mut self.boundaries);
+        let (v, h) = (&mut self.vertices, &mut self.heights);
+        let (num, den) = (&mut self.numerators, &mut self.denominators);
         let mut k: usize = 0; // number of parabolas in the envelope
-        for q in 0..f.len() {
-            if !f[q].is_finite() {
+        for (q, &fq) in f.iter().enumerate() {
+            if !fq.is_finite() {
                 continue;
             }
-            let fq = f64::from(f[q]) + (q * q) as f64;
+            let hq = fq as i64 + (q * q) as i64;
             loop {
                 if k == 0 {
-                    v[0] = q;
-                    z[0] = f64::NEG_INFINITY;
-                    z[1] = f64::INFINITY;
+                    (v[0], h[0]) = (q, hq);
                     k = 1;
                     break;
                 }
                 let p = v[k - 1];
-                // Intersection of the parabolas rooted at p and q.
-                let s = (fq - (f64::from(f[p]) + (p * p) as f64)) / (2.0 * (q as f64 - p as f64));
-                if s <= z[k - 1] {
+                let (n, m) = (hq - h[k - 1], 2 * (q - p) as i64);
+                // Pop parabola k − 1 while the new boundary lies at or before
+                // its own (n/m ≤ num/den); boundary 0 is −∞.
+                if k > 1 && n * den[k - 1] <= num[k - 1] * m {
                     k -= 1;
                     continue;
                 }
-                v[k] = q;
-                z[k] = s;
-                z[k + 1] = f64::INFINITY;
+                (v[k], h[k], num[k], den[k]) = (q, hq, n, m);
                 k += 1;
                 break;
             }
@@ -172,7 +197,7 @@ impl Envelope {
         }
         let mut j = 0;
         for (p, out) in d.iter_mut().enumerate() {
-            while z[j + 1] < p as f64 {
+            while j + 1 < k && num[j + 1] < p as i64 * den[j + 1] {
                 j += 1;
             }
             let offset = p as f32 - v[j] as f32;

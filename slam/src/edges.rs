@@ -50,20 +50,24 @@ pub fn gaussian_blur(image: &GrayImage, sigma: f32) -> GrayImage {
     let kernel: Vec<f32> = weights.iter().map(|w| w / total).collect();
     let (width, height) = (image.width, image.height);
     let clamp = |i: isize, n: usize| i.clamp(0, n as isize - 1) as usize;
-    // Horizontal pass.
+    // Horizontal pass: the interior accumulates tap by tap over contiguous
+    // slices (vectorisable); the `radius` columns at each end clamp.
     let mut horizontal = vec![0.0f32; width * height];
     for v in 0..height {
         let row = &image.data[v * width..(v + 1) * width];
         let out = &mut horizontal[v * width..(v + 1) * width];
-        for (u, value) in out.iter_mut().enumerate() {
-            let interior = u >= radius && u + radius < width;
-            *value = if interior {
-                kernel.iter().zip(&row[u - radius..=u + radius]).map(|(k, p)| k * p).sum()
-            } else {
-                (0..kernel.len())
-                    .map(|i| kernel[i] * row[clamp(u as isize + i as isize - radius as isize, width)])
-                    .sum()
-            };
+        if width > 2 * radius {
+            let interior = &mut out[radius..width - radius];
+            for (i, k) in kernel.iter().enumerate() {
+                for (o, p) in interior.iter_mut().zip(&row[i..]) {
+                    *o += k * p;
+                }
+            }
+        }
+        for u in (0..width).filter(|&u| u < radius || u + radius >= width) {
+            out[u] = (0..kernel.len())
+                .map(|i| kernel[i] * row[clamp(u as isize + i as isize - radius as isize, width)])
+                .sum();
         }
     }
     // Vertical pass, row by row so memory is read in order.

@@ -19,7 +19,8 @@ pub struct Keyframe {
     /// The keyframe camera's pose.
     pub world_from_keyframe: Rigid3,
     /// Per pyramid level (0 = finest), edge points `p_in_keyframe` (m),
-    /// evenly subsampled to at most `max_points`.
+    /// evenly subsampled to at most `max_points / 2^level` (coarse levels
+    /// only need to find the basin; the finest one sets the accuracy).
     pub points: Vec<Vec<Vector3<f64>>>,
     /// Edge pixels with valid depth at level 0, before subsampling.
     pub edges_with_depth: usize,
@@ -52,7 +53,7 @@ impl Keyframe {
                 edges_with_depth = candidates.len();
             }
             let scale = f64::from(1u32 << level);
-            let lifted = subsample(&candidates, config.max_points)
+            let lifted = subsample(&candidates, (config.max_points >> level).max(6))
                 .map(|&(u, v, d)| {
                     let pixel = Point2::new((f64::from(u) + 0.5) * scale - 0.5, (f64::from(v) + 0.5) * scale - 0.5);
                     camera.unproject(pixel, f64::from(d)).coords

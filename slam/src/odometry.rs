@@ -100,6 +100,9 @@ pub struct FrameResult {
     pub inliers: usize,
     /// Finest-level mean truncated residual (pixels) of that alignment.
     pub mean_residual_px: f64,
+    /// LM iterations spent on the frame (all levels and attempts counted
+    /// only for the reported alignment).
+    pub iterations: usize,
     /// Stage timings.
     pub timing: FrameTiming,
 }
@@ -178,6 +181,7 @@ impl Odometry {
             new_keyframe: false,
             inliers: outcome.alignment.map_or(0, |a| a.stats.inliers),
             mean_residual_px: outcome.alignment.map_or(f64::INFINITY, |a| a.stats.mean_residual),
+            iterations: outcome.alignment.map_or(0, |a| a.iterations),
             timing,
         };
         match outcome.world_from_camera {
