@@ -8,12 +8,14 @@
 //! constant-velocity and identity guesses; every frame gets a pose.
 //!
 //! **Keyframe policy (a simplification until the sliding-window optimiser
-//! lands):** one active keyframe; a new one is taken from the current frame
-//! when the camera is farther than `keyframes.max_translation_m`, has turned
-//! more than `keyframes.max_rotation_deg`, or sees less than
-//! `keyframes.min_visible_ratio` of the keyframe's points — provided the
-//! frame has `keyframes.min_points` edge pixels with depth. Keyframe poses
-//! are never refined, so drift accumulates at each keyframe change.
+//! lands):** one active keyframe; it is replaced when the camera is farther
+//! than `keyframes.max_translation_m`, has turned more than
+//! `keyframes.max_rotation_deg`, or sees less than
+//! `keyframes.min_visible_ratio` of the keyframe's points. The replacement
+//! is a recent keyframe within half those thresholds that the frame tracks
+//! against (the camera came back), else the current frame — provided it has
+//! `keyframes.min_points` edge pixels with depth. Keyframe poses are never
+//! refined, so drift accumulates at each new keyframe.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -185,28 +187,8 @@ impl Odometry {
             timing,
         };
         match outcome.world_from_camera {
-            Some(mut world_from_camera) if outcome.state.is_tracked() => {
-                world_from_camera.rotation.renormalize();
-                // A relocalised frame continues against the keyframe it matched.
-                if let Some(keyframe) = outcome.relocalised_against.and_then(|i| self.keyframes.remove(i)) {
-                    self.keyframes.push_back(keyframe);
-                }
-                self.velocity = match self.previous {
-                    Some((previous_stamp, world_from_previous)) if !self.lost => {
-                        let mut motion = world_from_previous.inverse() * world_from_camera;
-                        motion.rotation.renormalize();
-                        (motion, stamp - previous_stamp)
-                    }
-                    _ => (Rigid3::identity(), 0.0),
-                };
-                self.lost = false;
-                result.world_from_camera = world_from_camera;
-                let keyframe_start = Instant::now();
-                let visible = outcome.alignment.map_or(0.0, |a| a.stats.valid as f64 / a.stats.total.max(1) as f64);
-                if self.needs_keyframe(&world_from_camera, visible) {
-                    result.new_keyframe = self.take_keyframe(stamp, &frame, depth, world_from_camera);
-                }
-                result.timing.keyframe_ms = ms_since(keyframe_start);
+            Some(world_from_camera) if outcome.state.is_tracked() => {
+                self.accept(stamp, &frame, depth, world_from_camera, &outcome, &mut result);
             }
             _ => {
                 self.lost = true;
@@ -223,6 +205,94 @@ impl Odometry {
         self.previous = Some((stamp, result.world_from_camera));
         result.timing.total_ms = ms_since(start);
         Ok(result)
+    }
+
+    /// Takes a tracked pose: keyframe policy (reuse a recent keyframe, or
+    /// take a new one), then the motion model.
+    fn accept(
+        &mut self,
+        stamp: f64,
+        frame: &Frame,
+        depth: &DepthImage,
+        mut world_from_camera: Rigid3,
+        outcome: &TrackOutcome,
+        result: &mut FrameResult,
+    ) {
+        world_from_camera.rotation.renormalize();
+        // A relocalised frame continues against the keyframe it matched.
+        if let Some(keyframe) = outcome.relocalised_against.and_then(|i| self.keyframes.remove(i)) {
+            self.keyframes.push_back(keyframe);
+        }
+        let keyframe_start = Instant::now();
+        let visible = outcome.alignment.map_or(0.0, |a| a.stats.valid as f64 / a.stats.total.max(1) as f64);
+        if self.needs_keyframe(&world_from_camera, visible) {
+            match self.reuse_keyframe(frame, &world_from_camera) {
+                Some((reused_pose, alignment)) => {
+                    world_from_camera = reused_pose;
+                    result.inliers = alignment.stats.inliers;
+                    result.mean_residual_px = alignment.stats.mean_residual;
+                }
+                None => result.new_keyframe = self.take_keyframe(stamp, frame, depth, world_from_camera),
+            }
+        }
+        result.timing.keyframe_ms = ms_since(keyframe_start);
+        self.velocity = match self.previous {
+            Some((previous_stamp, world_from_previous)) if !self.lost => {
+                let mut motion = world_from_previous.inverse() * world_from_camera;
+                motion.rotation.renormalize();
+                (motion, stamp - previous_stamp)
+            }
+            _ => (Rigid3::identity(), 0.0),
+        };
+        self.lost = false;
+        result.world_from_camera = world_from_camera;
+    }
+
+    /// Before taking a new keyframe: a recent keyframe (not the active one)
+    /// within half the keyframe thresholds of the current pose, against
+    /// which the frame tracks and which it sees well enough, becomes the
+    /// active one again (the camera came back; reusing it adds no drift).
+    /// Returns the frame's pose against it.
+    fn reuse_keyframe(&mut self, frame: &Frame, world_from_camera: &Rigid3) -> Option<(Rigid3, Alignment)> {
+        let k = &self.config.keyframes;
+        let targets = self.targets(frame);
+        let active = self.keyframes.len().checked_sub(1)?;
+        let mut candidates: Vec<(usize, f64)> = (0..active)
+            .filter_map(|i| {
+                let keyframe_from_camera = self.keyframes[i].world_from_keyframe.inverse() * world_from_camera;
+                let distance = keyframe_from_camera.translation.vector.norm();
+                let angle = rotation_angle(&keyframe_from_camera.rotation).to_degrees();
+                (distance < 0.5 * k.max_translation_m && angle < 0.5 * k.max_rotation_deg).then_some((i, distance))
+            })
+            .collect();
+        candidates.sort_by(|a, b| a.1.total_cmp(&b.1));
+        let (index, world_from_reused, alignment) = candidates.iter().take(2).find_map(|&(i, _)| {
+            let keyframe = &self.keyframes[i];
+            let guess = world_from_camera.inverse() * keyframe.world_from_keyframe;
+            let alignment = align(&keyframe.points, &targets, guess, &self.config.tracking);
+            let visible = alignment.stats.valid as f64 / alignment.stats.total.max(1) as f64;
+            let usable = self.check(&alignment).is_none() && visible >= k.min_visible_ratio;
+            usable.then(|| (i, keyframe.world_from_keyframe * alignment.camera_from_keyframe.inverse(), alignment))
+        })?;
+        drop(targets);
+        let keyframe = self.keyframes.remove(index)?;
+        self.keyframes.push_back(keyframe);
+        let mut pose = world_from_reused;
+        pose.rotation.renormalize();
+        Some((pose, alignment))
+    }
+
+    /// The frame's levels as alignment targets.
+    fn targets<'a>(&self, frame: &'a Frame) -> Vec<LevelTarget<'a>> {
+        frame
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(l, level)| LevelTarget {
+                camera: LevelCamera::new(&self.camera, l, level.field.width, level.field.height),
+                field: &level.field,
+            })
+            .collect()
     }
 
     /// The constant-velocity prediction for a frame at `stamp`: the last
@@ -284,15 +354,7 @@ impl Odometry {
         if frame.edge_count() < self.config.tracking.min_frame_edges {
             return TrackOutcome::lost(LostReason::Textureless, None);
         }
-        let targets: Vec<LevelTarget<'_>> = frame
-            .levels
-            .iter()
-            .enumerate()
-            .map(|(l, level)| LevelTarget {
-                camera: LevelCamera::new(&self.camera, l, level.field.width, level.field.height),
-                field: &level.field,
-            })
-            .collect();
+        let targets = self.targets(frame);
         if !self.lost {
             let guess = world_from_predicted.inverse() * active.world_from_keyframe;
             let alignment = align(&active.points, &targets, guess, &self.config.tracking);

@@ -144,3 +144,25 @@ fn broken_frames_are_survived_one_pose_each_without_nan() {
     eprintln!("broken inputs: ATE RMSE {rmse:.4} m");
     assert!(rmse < 0.03, "ATE RMSE {rmse} m");
 }
+
+#[test]
+fn coming_back_reuses_keyframes_instead_of_adding_new_ones() {
+    // Forward along the sequence, then the same frames backwards (stamps
+    // keep increasing): the way back passes the old keyframes again.
+    let sequence = noisy();
+    let order: Vec<usize> = (0..FRAMES).chain((0..FRAMES - 1).rev()).collect();
+    let inputs = order.iter().enumerate().map(|(i, &k)| {
+        let (rgb, depth) = &sequence.frames[k];
+        (sequence.stamps[0] + i as f64 / 30.0, rgb, depth)
+    });
+    let results = run(inputs);
+    assert_finite(&results);
+    assert!(results.iter().all(|r| r.tracking_state.is_tracked()));
+    let forward = results[..FRAMES].iter().filter(|r| r.new_keyframe).count();
+    let backward = results[FRAMES..].iter().filter(|r| r.new_keyframe).count();
+    eprintln!("keyframes: {forward} forward, {backward} backward");
+    assert!(forward >= 3, "the forward pass should change keyframes ({forward})");
+    assert!(backward <= 1, "the way back took {backward} new keyframes");
+    let rmse = ate(&results, sequence, &order);
+    assert!(rmse < 0.02, "ATE RMSE {rmse} m");
+}
