@@ -5,7 +5,7 @@
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
 //! dispatches through one `match` to a subcommand module ([`eval`], [`bag`],
-//! [`sim`]), which
+//! [`sim`], [`slam`]), which
 //! returns the text to print. The `cairn` binary is a thin wrapper, so tests
 //! drive exactly the code users run:
 //!

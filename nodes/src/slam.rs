@@ -151,14 +151,18 @@ fn summary(args: &SlamArgs, dataset: &TumDataset, results: &[FrameResult], wall:
     }
     let groundtruth = dataset.dir.join("groundtruth.txt");
     if groundtruth.exists() {
-        let reference = Trajectory::read(&groundtruth, TrajectoryFormat::Tum)?;
-        let estimate = Trajectory::read(&args.out, TrajectoryFormat::Tum)?;
-        let report = metrics::ate(&reference, &estimate, &EvalOptions { align: Alignment::Se3, ..Default::default() })
-            .context("ATE against groundtruth.txt")?;
-        text.push_str(&format!(
-            "ATE RMSE (SE(3)-aligned): {:.4} m over {} poses\n",
-            report.stats.rmse, report.stats.pairs
-        ));
+        let options = EvalOptions { align: Alignment::Se3, ..Default::default() };
+        let report = Trajectory::read(&groundtruth, TrajectoryFormat::Tum)
+            .and_then(|reference| Ok((reference, Trajectory::read(&args.out, TrajectoryFormat::Tum)?)))
+            .and_then(|(reference, estimate)| metrics::ate(&reference, &estimate, &options));
+        // The trajectory is written either way; an ATE that cannot be
+        // computed (e.g. every frame lost: no motion to align) is reported.
+        text.push_str(&match report {
+            Ok(report) => {
+                format!("ATE RMSE (SE(3)-aligned): {:.4} m over {} poses\n", report.stats.rmse, report.stats.pairs)
+            }
+            Err(error) => format!("ATE against {}: not computed ({error})\n", groundtruth.display()),
+        });
     }
     Ok(text)
 }

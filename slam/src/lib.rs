@@ -13,8 +13,10 @@
 //! - [`projection`] and [`align`]: projection with plumb_bob distortion and
 //!   the Levenberg–Marquardt alignment (Huber, coarse-to-fine, analytic
 //!   Jacobians) of keyframe points to a frame's distance fields.
+//! - [`lost`]: the lost checks (too few reprojections, high residual,
+//!   implausible jump) and relocalisation against recent keyframes.
 //! - [`odometry`]: [`Odometry::process`] — constant-velocity prediction,
-//!   alignment, lost detection and relocalisation, the keyframe policy
+//!   alignment, lost handling, the keyframe policy
 //!   (one active keyframe; the sliding-window optimiser and loop closure of
 //!   the full system are to come) and per-stage timing.
 //! - [`config`]: [`SlamConfig`], grouped by stage, serde, documented defaults.
@@ -40,6 +42,7 @@ pub mod edges;
 pub mod error;
 pub mod frame;
 pub mod keyframe;
+pub mod lost;
 pub mod odometry;
 pub mod projection;
 pub mod pyramid;

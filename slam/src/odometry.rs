@@ -27,26 +27,10 @@ use crate::align::{Alignment, LevelTarget, align};
 use crate::config::SlamConfig;
 use crate::frame::{Frame, ms_since};
 use crate::keyframe::Keyframe;
+pub use crate::lost::LostReason;
+use crate::lost::{TrackOutcome, check, check_jump, relocalise};
 use crate::projection::LevelCamera;
 use crate::{Error, Result};
-
-/// Why a frame could not be tracked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LostReason {
-    /// No keyframe yet: no frame so far had enough edges with valid depth.
-    NoKeyframe,
-    /// Too few edges in the frame (`tracking.min_frame_edges`): black,
-    /// blurred or textureless.
-    Textureless,
-    /// Too few keyframe points project into the frame or match an edge
-    /// (`min_valid_ratio`, `min_inliers`, `min_inlier_ratio`).
-    TooFewReprojections,
-    /// The mean residual is too high (`max_mean_residual_px`).
-    HighResidual,
-    /// The estimated motion since the last frame is implausibly fast
-    /// (`max_speed_m_s`, `max_angular_speed_deg_s`).
-    Jump,
-}
 
 /// The tracker's verdict on one frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -271,7 +255,7 @@ impl Odometry {
             let guess = world_from_camera.inverse() * keyframe.world_from_keyframe;
             let alignment = align(&keyframe.points, &targets, guess, &self.config.tracking);
             let visible = alignment.stats.valid as f64 / alignment.stats.total.max(1) as f64;
-            let usable = self.check(&alignment).is_none() && visible >= k.min_visible_ratio;
+            let usable = check(&alignment.stats, &self.config.tracking).is_none() && visible >= k.min_visible_ratio;
             usable.then(|| (i, keyframe.world_from_keyframe * alignment.camera_from_keyframe.inverse(), alignment))
         })?;
         drop(targets);
@@ -322,28 +306,6 @@ impl Odometry {
     }
 }
 
-/// The outcome of tracking one frame.
-struct TrackOutcome {
-    state: TrackingState,
-    /// The pose when tracked.
-    world_from_camera: Option<Rigid3>,
-    /// The accepted alignment, or the best failed one.
-    alignment: Option<Alignment>,
-    /// Relocalised: index (in `keyframes`) of the keyframe that matched.
-    relocalised_against: Option<usize>,
-}
-
-impl TrackOutcome {
-    fn lost(reason: LostReason, alignment: Option<Alignment>) -> Self {
-        TrackOutcome {
-            state: TrackingState::Lost(reason),
-            world_from_camera: None,
-            alignment,
-            relocalised_against: None,
-        }
-    }
-}
-
 impl Odometry {
     /// Aligns the frame against the active keyframe (or, while lost, the
     /// recent ones) and applies the lost checks.
@@ -359,7 +321,8 @@ impl Odometry {
             let guess = world_from_predicted.inverse() * active.world_from_keyframe;
             let alignment = align(&active.points, &targets, guess, &self.config.tracking);
             let world_from_camera = active.world_from_keyframe * alignment.camera_from_keyframe.inverse();
-            let verdict = self.check(&alignment).or_else(|| self.check_jump(stamp, &world_from_camera));
+            let verdict = check(&alignment.stats, &self.config.tracking)
+                .or_else(|| check_jump(self.previous, stamp, &world_from_camera, &self.config.tracking));
             return match verdict {
                 Some(reason) => TrackOutcome::lost(reason, Some(alignment)),
                 None => TrackOutcome {
@@ -370,72 +333,7 @@ impl Odometry {
                 },
             };
         }
-        self.relocalise(&targets, world_from_predicted)
-    }
-
-    /// Tries the most recent keyframes (newest first) from the prediction
-    /// and from the keyframe's own pose; keeps the passing attempt with the
-    /// lowest mean residual and makes its keyframe the active one.
-    fn relocalise(&self, targets: &[LevelTarget<'_>], world_from_predicted: &Rigid3) -> TrackOutcome {
-        let mut best: Option<(Alignment, Rigid3, usize)> = None;
-        let mut best_failed: Option<(Alignment, LostReason)> = None;
-        let recent = self.keyframes.iter().enumerate().rev().take(self.config.tracking.recovery_keyframes.max(1));
-        for (index, keyframe) in recent {
-            let guesses = [world_from_predicted.inverse() * keyframe.world_from_keyframe, Rigid3::identity()];
-            for guess in guesses {
-                let alignment = align(&keyframe.points, targets, guess, &self.config.tracking);
-                let world_from_camera = keyframe.world_from_keyframe * alignment.camera_from_keyframe.inverse();
-                match self.check(&alignment) {
-                    None if best.as_ref().is_none_or(|b| alignment.stats.mean_residual < b.0.stats.mean_residual) => {
-                        best = Some((alignment, world_from_camera, index));
-                    }
-                    None => {}
-                    Some(reason)
-                        if best_failed.as_ref().is_none_or(|(b, _)| alignment.stats.inliers > b.stats.inliers) =>
-                    {
-                        best_failed = Some((alignment, reason));
-                    }
-                    Some(_) => {}
-                }
-            }
-        }
-        match (best, best_failed) {
-            (Some((alignment, world_from_camera, index)), _) => TrackOutcome {
-                state: TrackingState::Relocalised,
-                world_from_camera: Some(world_from_camera),
-                alignment: Some(alignment),
-                relocalised_against: Some(index),
-            },
-            (None, Some((alignment, reason))) => TrackOutcome::lost(reason, Some(alignment)),
-            (None, None) => TrackOutcome::lost(LostReason::TooFewReprojections, None),
-        }
-    }
-
-    /// The lost checks on an alignment's finest-level statistics.
-    fn check(&self, alignment: &Alignment) -> Option<LostReason> {
-        let t = &self.config.tracking;
-        let stats = &alignment.stats;
-        let valid_ratio = stats.valid as f64 / stats.total.max(1) as f64;
-        let inlier_ratio = stats.inliers as f64 / stats.valid.max(1) as f64;
-        if valid_ratio < t.min_valid_ratio || stats.inliers < t.min_inliers || inlier_ratio < t.min_inlier_ratio {
-            Some(LostReason::TooFewReprojections)
-        } else if stats.mean_residual.is_nan() || stats.mean_residual > t.max_mean_residual_px {
-            Some(LostReason::HighResidual)
-        } else {
-            None
-        }
-    }
-
-    /// The jump check against the previous frame's pose.
-    fn check_jump(&self, stamp: f64, world_from_camera: &Rigid3) -> Option<LostReason> {
-        let (previous_stamp, world_from_previous) = self.previous?;
-        let t = &self.config.tracking;
-        let interval = (stamp - previous_stamp).max(t.min_frame_interval_s);
-        let motion = world_from_previous.inverse() * world_from_camera;
-        let speed = motion.translation.vector.norm() / interval;
-        let angular_speed = rotation_angle(&motion.rotation).to_degrees() / interval;
-        let plausible = speed <= t.max_speed_m_s && angular_speed <= t.max_angular_speed_deg_s;
-        (!plausible).then_some(LostReason::Jump)
+        relocalise(&self.keyframes, &targets, world_from_predicted, &self.config.tracking)
     }
 
     /// The keyframe policy (see the module documentation).

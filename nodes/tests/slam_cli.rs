@@ -1,0 +1,62 @@
+//! `cairn slam` as users run it: one pose per frame, the per-frame log, the
+//! ATE line when ground truth exists, one-line errors for a bad config.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cairn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cairn")).args(args).output().expect("the cairn binary runs")
+}
+
+fn s(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[test]
+fn slam_writes_one_pose_per_frame_a_log_and_the_ate() {
+    let dir: PathBuf = std::env::temp_dir().join(format!("cairn-cli-{}-slam", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // 12 frames of a slow stretch of the generated loop (≈ 4 cm per frame).
+    let render = cairn(&["sim", "rgbd", "--out", &s(&dir), "--frames", "12", "--laps", "0.05", "--seed", "2"]);
+    assert!(render.status.success(), "{}", String::from_utf8_lossy(&render.stderr));
+    let est = dir.join("est.tum");
+    let run = cairn(&["slam", &s(&dir), "--out", &s(&est)]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("12 frames") && stdout.contains("frames/s"), "{stdout}");
+    assert!(stdout.contains("ATE RMSE (SE(3)-aligned)"), "{stdout}");
+    let poses = std::fs::read_to_string(&est).expect("est.tum");
+    assert_eq!(poses.lines().filter(|l| !l.starts_with('#')).count(), 12);
+    let log = std::fs::read_to_string(dir.join("est.tum.log")).expect("per-frame log");
+    assert_eq!(log.lines().filter(|l| !l.starts_with('#')).count(), 12);
+    let tracked = log.lines().filter(|l| l.contains("\ttracking\t")).count();
+    assert_eq!(tracked, 12, "{log}");
+
+    // A config with a typo is one error line naming the file, exit 1.
+    let config = dir.join("bad.yaml");
+    std::fs::write(&config, "tracking: {max_point: 10}\n").expect("config");
+    let bad = cairn(&["slam", &s(&dir), "--out", &s(&est), "--config", &s(&config)]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("bad.yaml") && stderr.contains("max_point"), "{stderr}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn untrackable_sequence_still_gets_one_pose_per_frame() {
+    // A whole lap in 6 frames: every step is far too large to track.
+    let dir: PathBuf = std::env::temp_dir().join(format!("cairn-cli-{}-slam-lost", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let render = cairn(&["sim", "rgbd", "--out", &s(&dir), "--frames", "6", "--seed", "2"]);
+    assert!(render.status.success(), "{}", String::from_utf8_lossy(&render.stderr));
+    let est = dir.join("est.tum");
+    let run = cairn(&["slam", &s(&dir), "--out", &s(&est)]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("frames were not tracked"), "{stdout}");
+    let poses = std::fs::read_to_string(&est).expect("est.tum");
+    assert_eq!(poses.lines().filter(|l| !l.starts_with('#')).count(), 6);
+    let log = std::fs::read_to_string(dir.join("est.tum.log")).expect("per-frame log");
+    assert!(log.contains("\tlost:"), "{log}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
