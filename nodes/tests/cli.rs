@@ -200,6 +200,21 @@ fn sim_drive_writes_a_sample_set() {
     assert_eq!(index["metainfo"]["categories"]["barrier"], 9);
     // Index, 2 sweeps and 12 images.
     assert_eq!(std::fs::read_dir(&out).expect("dir").count(), 15);
+    // The set converts to a bag with every camera, the sweeps and the boxes.
+    let bag = out.with_extension("bag").display().to_string();
+    let _ = std::fs::remove_dir_all(&bag);
+    let run = cairn(&["bag", "from-samples", &dir, "--out", &bag]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let info = cairn(&["bag", "info", &bag, "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).expect("JSON");
+    let count = |topic: &str| {
+        info["topics"].as_array().and_then(|t| t.iter().find(|t| t["name"] == topic)).map(|t| t["count"].clone())
+    };
+    assert_eq!(count("/CAM_BACK_LEFT/image_raw"), Some(2.into()), "{info}");
+    assert_eq!(count("/LIDAR_TOP"), Some(2.into()), "{info}");
+    assert_eq!(count("/LIDAR_TOP/gt_boxes"), Some(2.into()), "{info}");
+    assert_eq!(count("/tf_static"), Some(1.into()), "{info}");
+    std::fs::remove_dir_all(&bag).expect("cleanup");
     let again = cairn(&["sim", "drive", "--out", &dir, "--samples", "1"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
@@ -219,7 +234,17 @@ fn sim_folder_to_bag_and_back_keeps_frames_and_ground_truth() {
     assert!(String::from_utf8_lossy(&run.stdout).contains("/camera/depth/image: 3"));
     // The ground truth on /tf exports back to the folder's groundtruth.txt.
     let run = cairn(&[
-        "bag", "export", &s(&bag), "--topic", "/tf", "--frame", "world", "--child-frame", "kinect", "--out", &s(&gt_out),
+        "bag",
+        "export",
+        &s(&bag),
+        "--topic",
+        "/tf",
+        "--frame",
+        "world",
+        "--child-frame",
+        "kinect",
+        "--out",
+        &s(&gt_out),
     ]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let gt = s(&folder.join("groundtruth.txt"));
