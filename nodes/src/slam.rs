@@ -127,6 +127,7 @@ fn state_name(state: &TrackingState) -> String {
     match state {
         TrackingState::Tracking => "tracking".into(),
         TrackingState::Relocalised => "relocalised".into(),
+        TrackingState::Reinitialised => "reinitialised".into(),
         TrackingState::Lost(reason) => format!("lost:{reason:?}"),
     }
 }

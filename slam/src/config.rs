@@ -90,13 +90,16 @@ pub struct TrackingConfig {
     /// Lost when fewer keyframe points than this are inliers. Default 100.
     pub min_inliers: usize,
     /// Lost when fewer than this fraction of the projected points are
-    /// inliers (residual below `inlier_threshold_px`). Default 0.4.
+    /// inliers (residual below `inlier_threshold_px`). Default 0.7 (good
+    /// tracking on cairn-sim sequences: 0.85–0.95; a wrong pose in a
+    /// textured room: ≈ 0.6, since dense edges keep every residual small).
     pub min_inlier_ratio: f64,
     /// Residual (pixels at level 0) below which a point is an inlier for the
     /// lost checks. Default 2.
     pub inlier_threshold_px: f64,
     /// Lost when the mean truncated residual (pixels at level 0) over the
-    /// projected points exceeds this. Default 2.
+    /// projected points exceeds this. Default 1.2 (good tracking on
+    /// cairn-sim sequences: 0.5–0.6 px; a wrong pose: ≈ 2 px).
     pub max_mean_residual_px: f64,
     /// Lost when the motion since the previous frame is faster than this
     /// (m/s). Default 3.
@@ -110,6 +113,11 @@ pub struct TrackingConfig {
     /// While lost, relocalisation tries this many of the most recent
     /// keyframes. Default 5.
     pub recovery_keyframes: usize,
+    /// After this many consecutive lost frames (that relocalisation could
+    /// not recover), a frame with enough edges and depth becomes a new
+    /// keyframe at the held pose and tracking restarts from it. Default 15
+    /// (half a second at 30 Hz).
+    pub reinitialise_after: usize,
 }
 
 impl Default for TrackingConfig {
@@ -127,13 +135,14 @@ impl Default for TrackingConfig {
             min_frame_edges: 300,
             min_valid_ratio: 0.25,
             min_inliers: 100,
-            min_inlier_ratio: 0.4,
+            min_inlier_ratio: 0.7,
             inlier_threshold_px: 2.0,
-            max_mean_residual_px: 2.0,
+            max_mean_residual_px: 1.2,
             max_speed_m_s: 3.0,
             max_angular_speed_deg_s: 360.0,
             min_frame_interval_s: 1.0 / 30.0,
             recovery_keyframes: 5,
+            reinitialise_after: 15,
         }
     }
 }
@@ -171,7 +180,7 @@ impl SlamConfig {
     /// Checks every value's range; the first problem is the error.
     pub fn validate(&self) -> Result<()> {
         let (e, t, k) = (&self.edges, &self.tracking, &self.keyframes);
-        let checks: [(bool, &str); 14] = [
+        let checks: [(bool, &str); 15] = [
             ((1..=8).contains(&e.pyramid_levels), "edges.pyramid_levels must be 1..=8"),
             (e.gaussian_sigma.is_finite() && e.gaussian_sigma >= 0.0, "edges.gaussian_sigma must be ≥ 0"),
             (e.low_threshold > 0.0, "edges.low_threshold must be > 0"),
@@ -185,6 +194,7 @@ impl SlamConfig {
             ((0.0..=1.0).contains(&t.min_valid_ratio), "tracking.min_valid_ratio must be in [0, 1]"),
             ((0.0..=1.0).contains(&t.min_inlier_ratio), "tracking.min_inlier_ratio must be in [0, 1]"),
             (t.max_speed_m_s > 0.0 && t.max_angular_speed_deg_s > 0.0, "tracking: speed limits must be > 0"),
+            (t.reinitialise_after >= 1, "tracking.reinitialise_after must be ≥ 1"),
             ((0.0..=1.0).contains(&k.min_visible_ratio), "keyframes.min_visible_ratio must be in [0, 1]"),
         ];
         match checks.iter().find(|(ok, _)| !ok) {

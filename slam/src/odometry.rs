@@ -5,7 +5,10 @@
 //! (constant velocity) → align against the active keyframe → check (lost?)
 //! → update the motion model → maybe take a new keyframe. While lost, each
 //! frame tries to relocalise against the most recent keyframes from the
-//! constant-velocity and identity guesses; every frame gets a pose.
+//! constant-velocity and identity guesses; after
+//! `tracking.reinitialise_after` lost frames it starts again from a new
+//! keyframe at the held pose ([`TrackingState::Reinitialised`]). Every frame
+//! gets a pose.
 //!
 //! **Keyframe policy (a simplification until the sliding-window optimiser
 //! lands):** one active keyframe; it is replaced when the camera is farther
@@ -39,6 +42,11 @@ pub enum TrackingState {
     Tracking,
     /// Was lost, and this frame relocalised against a recent keyframe.
     Relocalised,
+    /// Lost for `tracking.reinitialise_after` frames with no recent keyframe
+    /// to relocalise against: this frame became a new keyframe at the held
+    /// pose. Later frames track against it, so their motion is consistent
+    /// with each other but offset from the poses before the loss.
+    Reinitialised,
     /// Not tracked; the pose is the best estimate (constant-velocity
     /// prediction, then held) and must not be trusted.
     Lost(LostReason),
@@ -47,7 +55,7 @@ pub enum TrackingState {
 impl TrackingState {
     /// True when the pose came from a successful alignment.
     pub fn is_tracked(&self) -> bool {
-        !matches!(self, TrackingState::Lost(_))
+        matches!(self, TrackingState::Tracking | TrackingState::Relocalised)
     }
 }
 
@@ -108,6 +116,8 @@ pub struct Odometry {
     /// lost frame) and the interval it took (s): the constant-velocity model.
     velocity: (Rigid3, f64),
     lost: bool,
+    /// Consecutive lost frames.
+    lost_frames: usize,
 }
 
 impl Odometry {
@@ -123,6 +133,7 @@ impl Odometry {
             previous: None,
             velocity: (Rigid3::identity(), 0.0),
             lost: false,
+            lost_frames: 0,
         })
     }
 
@@ -176,12 +187,21 @@ impl Odometry {
             }
             _ => {
                 self.lost = true;
+                self.lost_frames += 1;
                 self.velocity = (Rigid3::identity(), 0.0);
-                // Without any keyframe, try to start from this frame.
-                if self.keyframes.is_empty() && self.take_keyframe(stamp, &frame, depth, world_from_predicted) {
-                    result.tracking_state = TrackingState::Tracking;
+                // Without any keyframe, start from this frame; lost for too
+                // long, start again from it at the held pose.
+                let restart = !self.keyframes.is_empty()
+                    && self.lost_frames > self.config.tracking.reinitialise_after
+                    && frame.edge_count() >= self.config.tracking.min_frame_edges;
+                if (self.keyframes.is_empty() || restart)
+                    && self.take_keyframe(stamp, &frame, depth, world_from_predicted)
+                {
+                    result.tracking_state =
+                        if restart { TrackingState::Reinitialised } else { TrackingState::Tracking };
                     result.new_keyframe = true;
                     self.lost = false;
+                    self.lost_frames = 0;
                 }
             }
         }
@@ -229,6 +249,7 @@ impl Odometry {
             _ => (Rigid3::identity(), 0.0),
         };
         self.lost = false;
+        self.lost_frames = 0;
         result.world_from_camera = world_from_camera;
     }
 

@@ -32,18 +32,23 @@ fn camera() -> &'static RgbdCamera {
 }
 
 fn render(noise: bool) -> Sequence {
+    render_range(noise, 0..FRAMES)
+}
+
+/// Frames `range` of a one-lap loop of 300 frames (0..FRAMES by default).
+fn render_range(noise: bool, range: std::ops::Range<usize>) -> Sequence {
     let scene = Scene::generate(SceneKind::Office, 1);
-    // The first FRAMES frames of a one-lap loop of 300 frames.
     let path = generate(&scene, PathShape::Loop, 1.0, 300, 30.0).unwrap();
-    let frames = (0..FRAMES)
+    let frames = range
+        .clone()
         .map(|k| {
             let frame = camera().render(&scene, &path.world_from_body[k], noise.then_some(k as u64)).unwrap();
             (frame.rgb, frame.depth)
         })
         .collect();
     Sequence {
-        stamps: path.stamps.unwrap()[..FRAMES].to_vec(),
-        world_from_camera: path.world_from_body[..FRAMES].to_vec(),
+        stamps: path.stamps.unwrap()[range.clone()].to_vec(),
+        world_from_camera: path.world_from_body[range].to_vec(),
         frames,
     }
 }
@@ -55,7 +60,14 @@ fn noisy() -> &'static Sequence {
 
 /// Runs the odometry over `(stamp, rgb, depth)` inputs.
 fn run<'a>(inputs: impl Iterator<Item = (f64, &'a RgbImage, &'a DepthImage)>) -> Vec<FrameResult> {
-    let mut odometry = Odometry::new(camera().camera, SlamConfig::default()).unwrap();
+    run_with(SlamConfig::default(), inputs)
+}
+
+fn run_with<'a>(
+    config: SlamConfig,
+    inputs: impl Iterator<Item = (f64, &'a RgbImage, &'a DepthImage)>,
+) -> Vec<FrameResult> {
+    let mut odometry = Odometry::new(camera().camera, config).unwrap();
     inputs.map(|(stamp, rgb, depth)| odometry.process(stamp, rgb, depth).unwrap()).collect()
 }
 
@@ -165,4 +177,60 @@ fn coming_back_reuses_keyframes_instead_of_adding_new_ones() {
     assert!(backward <= 1, "the way back took {backward} new keyframes");
     let rmse = ate(&results, sequence, &order);
     assert!(rmse < 0.02, "ATE RMSE {rmse} m");
+}
+
+#[test]
+fn a_sudden_jump_is_flagged_lost_and_tracking_recovers() {
+    // Frames 0..=12, then the camera is suddenly 12 frames (≈ 0.35 m)
+    // further along; stamps stay 1/30 s apart.
+    let sequence = noisy();
+    let order: Vec<usize> = (0..=12).chain(25..FRAMES).collect();
+    let inputs = order.iter().enumerate().map(|(i, &k)| {
+        let (rgb, depth) = &sequence.frames[k];
+        (sequence.stamps[0] + i as f64 / 30.0, rgb, depth)
+    });
+    let mut config = SlamConfig::default();
+    config.tracking.reinitialise_after = 4;
+    let results = run_with(config, inputs);
+    assert_eq!(results.len(), order.len());
+    assert_finite(&results);
+    let states: Vec<TrackingState> = results.iter().map(|r| r.tracking_state).collect();
+    assert!(states[..13].iter().all(TrackingState::is_tracked), "{states:?}");
+    assert!(matches!(states[13], TrackingState::Lost(_)), "the jump went unnoticed: {states:?}");
+    // Back on track (relocalised or restarted) well before the end, and
+    // tracked from then on.
+    let back = (14..results.len()).find(|&i| states[i..].iter().all(TrackingState::is_tracked));
+    let back = back.unwrap_or(results.len());
+    assert!(back <= 13 + 6, "not recovered: {states:?}");
+    // The poses after recovery are consistent with each other.
+    let rmse = ate(&results[back..], sequence, &order[back..]);
+    assert!(rmse < 0.02, "ATE RMSE after recovery {rmse} m");
+}
+
+#[test]
+fn lost_without_a_keyframe_to_return_to_restarts_from_a_new_one() {
+    // Frames 0..=10, then half a lap later (the other side of the room):
+    // no recent keyframe sees it, so after `reinitialise_after` lost frames
+    // tracking restarts from a new keyframe.
+    let (start, far) = (noisy(), render_range(true, 150..166));
+    let mut inputs: Vec<(f64, &RgbImage, &DepthImage)> = Vec::new();
+    for k in 0..=10 {
+        inputs.push((start.stamps[k], &start.frames[k].0, &start.frames[k].1));
+    }
+    for (k, (rgb, depth)) in far.frames.iter().enumerate() {
+        inputs.push((start.stamps[10] + (k + 1) as f64 / 30.0, rgb, depth));
+    }
+    let mut config = SlamConfig::default();
+    config.tracking.reinitialise_after = 4;
+    let results = run_with(config, inputs.into_iter());
+    assert_eq!(results.len(), 11 + far.frames.len());
+    assert_finite(&results);
+    let states: Vec<TrackingState> = results.iter().map(|r| r.tracking_state).collect();
+    assert!(states[11..15].iter().all(|s| matches!(s, TrackingState::Lost(_))), "{states:?}");
+    assert_eq!(states[14], TrackingState::Lost(LostReason::TooFewReprojections), "{states:?}");
+    assert_eq!(states[15], TrackingState::Reinitialised, "{states:?}");
+    assert!(states[16..].iter().all(TrackingState::is_tracked), "{states:?}");
+    // After the restart the motion is right again (ATE of that stretch).
+    let rmse = ate(&results[15..], &far, &(4..far.frames.len()).collect::<Vec<_>>());
+    assert!(rmse < 0.02, "ATE RMSE after the restart {rmse} m");
 }
