@@ -21,6 +21,7 @@ pub mod eval;
 pub mod progress;
 pub mod sim;
 pub mod slam;
+pub mod slam_bag;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

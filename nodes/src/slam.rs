@@ -1,12 +1,14 @@
 //! `cairn slam INPUT --out est.tum`: edge-based RGB-D odometry over a TUM
-//! RGB-D folder, one pose per input frame, with a per-frame log and, when
-//! the folder has ground truth, the ATE.
+//! RGB-D folder or a rosbag2 bag with TUM's topics (see [`crate::slam_bag`]),
+//! one pose per input frame, with a per-frame log and, when there is ground
+//! truth (`groundtruth.txt`, or `/tf` world → kinect), the ATE.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
+use cairn_core::PinholeCamera;
 use cairn_core::align::Alignment;
 use cairn_core::metrics::{self, EvalOptions};
 use cairn_core::trajectory::{Trajectory, TrajectoryFormat};
@@ -14,11 +16,15 @@ use cairn_core::tum::TumDataset;
 use cairn_slam::{FrameResult, Odometry, SlamConfig, TrackingState};
 use clap::Args;
 
+use crate::slam_bag::{BagFrames, is_bag};
+
 /// Arguments of `cairn slam`.
 #[derive(Debug, Args)]
 pub struct SlamArgs {
     /// TUM RGB-D folder (rgb.txt, depth.txt, rgb/, depth/; groundtruth.txt
-    /// is used for the ATE when present).
+    /// is used for the ATE when present), or a rosbag2 bag (directory,
+    /// .mcap, .db3) with /camera/rgb/image_color, /camera/depth/image,
+    /// /camera/rgb/camera_info and optionally /tf (world → kinect).
     #[arg(value_name = "INPUT")]
     input: PathBuf,
     /// Estimated trajectory (TUM format), one pose per input frame.
@@ -27,8 +33,8 @@ pub struct SlamArgs {
     /// SlamConfig as YAML (any subset of the fields; the rest default).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Camera calibration (ROS camera_info YAML); default: INPUT/calib.yaml,
-    /// else fr1/fr2/fr3 from the folder name.
+    /// Camera calibration (ROS camera_info YAML); default: the bag's
+    /// camera_info, or INPUT/calib.yaml, else fr1/fr2/fr3 from the folder name.
     #[arg(long, value_name = "FILE")]
     calib: Option<PathBuf>,
     /// Per-frame log (tab-separated: state, keyframe, inliers, residual,
@@ -46,24 +52,62 @@ pub fn run(args: &SlamArgs) -> Result<String> {
         Some(file) => read_config(file)?,
         None => SlamConfig::default(),
     };
-    let dataset = TumDataset::open(&args.input, args.calib.as_deref())
-        .with_context(|| format!("opening {}", args.input.display()))?;
-    let count = args.frames.unwrap_or(usize::MAX).min(dataset.frames.len());
+    let limit = args.frames.unwrap_or(usize::MAX);
+    let opening = || format!("opening {}", args.input.display());
+    let start = Instant::now();
+    let (results, groundtruth) = if is_bag(&args.input) {
+        let frames = BagFrames::open(&args.input, args.calib.as_deref()).with_context(opening)?;
+        let count = limit.min(frames.len());
+        let mut odometry = start_odometry(args, frames.calibration.camera(), config, count)?;
+        let bar = crate::progress::bar(format!("tracking {}", args.input.display()), "frames");
+        bar.set_length(count as u64);
+        let mut results = Vec::with_capacity(count);
+        frames.for_each(count, |stamp, rgb, depth| {
+            let index = results.len();
+            results.push(odometry.process(stamp, &rgb, &depth).with_context(|| format!("frame {index}"))?);
+            bar.set_position(results.len() as u64);
+            Ok(())
+        })?;
+        bar.finish_and_clear();
+        (results, frames.groundtruth)
+    } else {
+        let dataset = TumDataset::open(&args.input, args.calib.as_deref()).with_context(opening)?;
+        let count = limit.min(dataset.frames.len());
+        let odometry = start_odometry(args, dataset.calibration.camera(), config, count)?;
+        let results = track_folder(args, &dataset, odometry, count)?;
+        let file = dataset.dir.join("groundtruth.txt");
+        let groundtruth = file.exists().then(|| Trajectory::read(&file, TrajectoryFormat::Tum)).transpose()?;
+        (results, groundtruth)
+    };
+    let wall = start.elapsed().as_secs_f64();
+    write_outputs(args, &results)?;
+    summary(args, groundtruth.as_ref(), &results, wall)
+}
+
+/// The odometry for `camera`, once `count` frames are known to exist.
+fn start_odometry(args: &SlamArgs, camera: PinholeCamera, config: SlamConfig, count: usize) -> Result<Odometry> {
     if count == 0 {
         return Err(anyhow!("{} has no associated colour/depth frames", args.input.display()));
     }
-    let mut odometry = Odometry::new(dataset.calibration.camera(), config)?;
+    Ok(Odometry::new(camera, config)?)
+}
+
+/// Tracks the first `count` frames of a TUM folder; images are decoded on a
+/// second thread while the tracker runs.
+fn track_folder(
+    args: &SlamArgs,
+    dataset: &TumDataset,
+    mut odometry: Odometry,
+    count: usize,
+) -> Result<Vec<FrameResult>> {
     let bar = crate::progress::bar(format!("tracking {}", args.input.display()), "frames");
     bar.set_length(count as u64);
-    let start = Instant::now();
     let mut results: Vec<FrameResult> = Vec::with_capacity(count);
-    // Images are decoded on a second thread while the tracker runs.
     std::thread::scope(|scope| -> Result<()> {
         let (sender, receiver) = sync_channel(4);
-        let loader = &dataset;
         scope.spawn(move || {
             for index in 0..count {
-                let frame = loader.load_rgb(index).and_then(|rgb| Ok((rgb, loader.load_depth(index)?)));
+                let frame = dataset.load_rgb(index).and_then(|rgb| Ok((rgb, dataset.load_depth(index)?)));
                 if sender.send((index, frame)).is_err() {
                     break;
                 }
@@ -78,9 +122,7 @@ pub fn run(args: &SlamArgs) -> Result<String> {
         Ok(())
     })?;
     bar.finish_and_clear();
-    let wall = start.elapsed().as_secs_f64();
-    write_outputs(args, &results)?;
-    summary(args, &dataset, &results, wall)
+    Ok(results)
 }
 
 /// Reads a YAML `SlamConfig`.
@@ -133,7 +175,7 @@ fn state_name(state: &TrackingState) -> String {
 }
 
 /// The printed summary: counts, speed, and the ATE when ground truth exists.
-fn summary(args: &SlamArgs, dataset: &TumDataset, results: &[FrameResult], wall: f64) -> Result<String> {
+fn summary(args: &SlamArgs, groundtruth: Option<&Trajectory>, results: &[FrameResult], wall: f64) -> Result<String> {
     let frames = results.len();
     let lost = results.iter().filter(|r| !r.tracking_state.is_tracked()).count();
     let keyframes = results.iter().filter(|r| r.new_keyframe).count();
@@ -150,19 +192,17 @@ fn summary(args: &SlamArgs, dataset: &TumDataset, results: &[FrameResult], wall:
         let log = args.log.clone().unwrap_or_else(|| PathBuf::from(format!("{}.log", args.out.display())));
         text.push_str(&format!("warning: {lost} frames were not tracked (flagged lost:… in {})\n", log.display()));
     }
-    let groundtruth = dataset.dir.join("groundtruth.txt");
-    if groundtruth.exists() {
+    if let Some(reference) = groundtruth {
         let options = EvalOptions { align: Alignment::Se3, ..Default::default() };
-        let report = Trajectory::read(&groundtruth, TrajectoryFormat::Tum)
-            .and_then(|reference| Ok((reference, Trajectory::read(&args.out, TrajectoryFormat::Tum)?)))
-            .and_then(|(reference, estimate)| metrics::ate(&reference, &estimate, &options));
+        let report = Trajectory::read(&args.out, TrajectoryFormat::Tum)
+            .and_then(|estimate| metrics::ate(reference, &estimate, &options));
         // The trajectory is written either way; an ATE that cannot be
         // computed (e.g. every frame lost: no motion to align) is reported.
         text.push_str(&match report {
             Ok(report) => {
                 format!("ATE RMSE (SE(3)-aligned): {:.4} m over {} poses\n", report.stats.rmse, report.stats.pairs)
             }
-            Err(error) => format!("ATE against {}: not computed ({error})\n", groundtruth.display()),
+            Err(error) => format!("ATE against {}: not computed ({error})\n", reference.name),
         });
     }
     Ok(text)

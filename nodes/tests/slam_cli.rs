@@ -32,6 +32,21 @@ fn slam_writes_one_pose_per_frame_a_log_and_the_ate() {
     let tracked = log.lines().filter(|l| l.contains("\ttracking\t")).count();
     assert_eq!(tracked, 12, "{log}");
 
+    // The same frames as a bag (TUM topics, /tf ground truth) give the same
+    // poses.
+    let bag = dir.join("bag");
+    let convert = cairn(&["bag", "from-tum", &s(&dir), "--out", &s(&bag)]);
+    assert!(convert.status.success(), "{}", String::from_utf8_lossy(&convert.stderr));
+    let from_bag = dir.join("from_bag.tum");
+    let run = cairn(&["slam", &s(&bag), "--out", &s(&from_bag)]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(String::from_utf8_lossy(&run.stdout).contains("ATE RMSE"), "ground truth from /tf");
+    let poses_only = |text: &str| -> Vec<String> {
+        text.lines().map(|l| l.split_once(' ').map_or("", |p| p.1).to_owned()).collect()
+    };
+    let bag_poses = std::fs::read_to_string(&from_bag).expect("from_bag.tum");
+    assert_eq!(poses_only(&bag_poses), poses_only(&poses));
+
     // A config with a typo is one error line naming the file, exit 1.
     let config = dir.join("bad.yaml");
     std::fs::write(&config, "tracking: {max_point: 10}\n").expect("config");

@@ -1,0 +1,185 @@
+//! Frames for `cairn slam` from a rosbag2 bag: colour and depth image
+//! topics paired by stamp, the calibration from the camera_info topic (or
+//! `--calib`), and the ground truth from a `/tf` edge when the bag has one.
+//!
+//! Two passes over the bag: the first reads stamps, the calibration and the
+//! ground truth and pairs each colour image with the nearest depth image
+//! (within [`MAX_DIFFERENCE`], as for TUM folders); the second streams the
+//! images and hands out the pairs in order, holding an image only until its
+//! partner arrives.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
+use cairn_bags::cdr;
+use cairn_bags::dataset::tum_topics;
+use cairn_bags::msg::sensor_msgs::{CameraInfo, Image};
+use cairn_bags::msg::tf2_msgs::TFMessage;
+use cairn_bags::storage::Bag;
+use cairn_core::tum::MAX_DIFFERENCE;
+use cairn_core::{Calibration, DepthImage, RgbImage, Trajectory};
+
+/// True when `path` is a rosbag2 directory or a bare `.mcap` / `.db3` file.
+pub fn is_bag(path: &Path) -> bool {
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    path.join("metadata.yaml").is_file() || (path.is_file() && matches!(extension, "mcap" | "db3"))
+}
+
+/// A bag opened for SLAM: what the first pass found.
+pub struct BagFrames {
+    bag: Bag,
+    /// The camera calibration.
+    pub calibration: Calibration,
+    /// `world → kinect` from `/tf`, when present.
+    pub groundtruth: Option<Trajectory>,
+    /// `(colour message ordinal, depth message ordinal, colour stamp)`, in
+    /// colour order.
+    pairs: Vec<(usize, usize, f64)>,
+}
+
+impl BagFrames {
+    /// First pass: stamps, calibration (`calib` overrides the bag's
+    /// camera_info) and ground truth.
+    pub fn open(path: &Path, calib: Option<&Path>) -> Result<Self> {
+        let bag = Bag::open(path)?;
+        for topic in [tum_topics::RGB, tum_topics::DEPTH] {
+            if bag.connection_index(topic).is_none() {
+                bail!("no topic {topic} in {}", path.display());
+            }
+        }
+        let mut calibration = calib.map(Calibration::from_yaml_file).transpose()?;
+        let (mut rgb, mut depth, mut poses) = (Vec::new(), Vec::new(), Vec::new());
+        let topics = [tum_topics::RGB, tum_topics::DEPTH, tum_topics::CAMERA_INFO, tum_topics::TF];
+        for message in bag.messages(&topics)? {
+            let message = message?;
+            let topic = bag.connections[message.connection].topic.as_str();
+            if topic == tum_topics::RGB || topic == tum_topics::DEPTH {
+                let image: Image = cdr::decode(&message.data)?;
+                let list = if topic == tum_topics::RGB { &mut rgb } else { &mut depth };
+                list.push(image.header.stamp.as_secs_f64());
+            } else if topic == tum_topics::CAMERA_INFO {
+                if calibration.is_none() {
+                    calibration = Some(cdr::decode::<CameraInfo>(&message.data)?.to_calibration()?);
+                }
+            } else {
+                for t in cdr::decode::<TFMessage>(&message.data)?.transforms {
+                    let edge = (t.header.frame_id.trim_start_matches('/'), t.child_frame_id.trim_start_matches('/'));
+                    if edge == (tum_topics::WORLD_FRAME, tum_topics::CAMERA_FRAME) {
+                        poses.push((t.header.stamp.as_secs_f64(), t.transform.to_rigid()?));
+                    }
+                }
+            }
+        }
+        let calibration =
+            calibration.ok_or_else(|| anyhow!("no {} in {}; pass --calib", tum_topics::CAMERA_INFO, path.display()))?;
+        let groundtruth = (!poses.is_empty())
+            .then(|| {
+                poses.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let (stamps, world_from_kinect) = poses.into_iter().unzip();
+                Trajectory::with_stamps("/tf world → kinect", stamps, world_from_kinect)
+            })
+            .transpose()?;
+        Ok(BagFrames { bag, calibration, groundtruth, pairs: pair_by_stamp(&rgb, &depth) })
+    }
+
+    /// Colour frames that have a depth partner.
+    pub fn len(&self) -> usize {
+        self.pairs.len()
+    }
+
+    /// True when no colour frame has a depth partner.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+
+    /// Second pass: calls `frame(stamp, rgb, depth)` for the first `limit`
+    /// pairs, in colour order, stopping at the first error.
+    pub fn for_each(&self, limit: usize, mut frame: impl FnMut(f64, RgbImage, DepthImage) -> Result<()>) -> Result<()> {
+        let pairs = &self.pairs[..limit.min(self.pairs.len())];
+        // How many pairs still need each depth image.
+        let mut uses: HashMap<usize, usize> = HashMap::new();
+        for &(_, d, _) in pairs {
+            *uses.entry(d).or_default() += 1;
+        }
+        let wanted_rgb: HashMap<usize, usize> = pairs.iter().enumerate().map(|(i, p)| (p.0, i)).collect();
+        let (mut rgb_held, mut depth_held) = (HashMap::new(), HashMap::new());
+        let (mut rgb_seen, mut depth_seen, mut next) = (0, 0, 0);
+        for message in self.bag.messages(&[tum_topics::RGB, tum_topics::DEPTH])? {
+            if next == pairs.len() {
+                break;
+            }
+            let message = message?;
+            let image: Image = cdr::decode(&message.data)?;
+            if self.bag.connections[message.connection].topic == tum_topics::RGB {
+                if wanted_rgb.contains_key(&rgb_seen) {
+                    rgb_held.insert(rgb_seen, image.to_rgb().with_context(|| format!("colour image {rgb_seen}"))?);
+                }
+                rgb_seen += 1;
+            } else {
+                if uses.contains_key(&depth_seen) {
+                    depth_held
+                        .insert(depth_seen, image.to_depth().with_context(|| format!("depth image {depth_seen}"))?);
+                }
+                depth_seen += 1;
+            }
+            // Hand out every pair whose two images are here, in order.
+            while let Some(&(r, d, stamp)) = pairs.get(next) {
+                if !(rgb_held.contains_key(&r) && depth_held.contains_key(&d)) {
+                    break;
+                }
+                let rgb = rgb_held.remove(&r).ok_or_else(|| anyhow!("colour image {r} vanished"))?;
+                let remaining = uses.get_mut(&d).map(|n| {
+                    *n -= 1;
+                    *n
+                });
+                let depth = match remaining {
+                    Some(0) => depth_held.remove(&d),
+                    _ => depth_held.get(&d).cloned(),
+                }
+                .ok_or_else(|| anyhow!("depth image {d} vanished"))?;
+                frame(stamp, rgb, depth)?;
+                next += 1;
+            }
+        }
+        if next < pairs.len() {
+            bail!("the bag ended after {next} of {} frames", pairs.len());
+        }
+        Ok(())
+    }
+}
+
+/// Pairs each colour stamp with the nearest depth stamp within
+/// [`MAX_DIFFERENCE`]: `(colour ordinal, depth ordinal, colour stamp)`.
+fn pair_by_stamp(rgb: &[f64], depth: &[f64]) -> Vec<(usize, usize, f64)> {
+    let mut sorted: Vec<(f64, usize)> = depth.iter().copied().zip(0..).collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut pairs: Vec<(usize, usize, f64)> = rgb
+        .iter()
+        .enumerate()
+        .filter_map(|(r, &stamp)| {
+            let i = sorted.partition_point(|d| d.0 < stamp);
+            let nearest = [i.checked_sub(1), Some(i)]
+                .into_iter()
+                .flatten()
+                .filter_map(|j| sorted.get(j))
+                .min_by(|a, b| (a.0 - stamp).abs().total_cmp(&(b.0 - stamp).abs()))?;
+            ((nearest.0 - stamp).abs() <= MAX_DIFFERENCE).then_some((r, nearest.1, stamp))
+        })
+        .collect();
+    pairs.sort_by(|a, b| a.2.total_cmp(&b.2));
+    pairs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_nearest_depth_within_the_limit() {
+        let rgb = [0.0, 0.033, 0.066, 0.2];
+        let depth = [0.034, 0.001, 0.07];
+        let pairs = pair_by_stamp(&rgb, &depth);
+        assert_eq!(pairs.iter().map(|p| (p.0, p.1)).collect::<Vec<_>>(), [(0, 1), (1, 0), (2, 2)]);
+    }
+}
