@@ -29,5 +29,5 @@ pub enum Error {
     Core(#[from] cairn_core::Error),
 }
 
-/// `Result` with cairn-slam's [`Error`].
+/// `Result` with cairn-slam's [`enum@Error`].
 pub type Result<T> = std::result::Result<T, Error>;
