@@ -64,9 +64,10 @@ impl TrackingState {
 pub struct FrameTiming {
     /// Grey conversion and image pyramid.
     pub pyramid_ms: f64,
-    /// Canny edges, all levels.
+    /// Canny edges, summed over the levels (which run in parallel on the
+    /// rayon pool, so with several threads this can exceed its wall time).
     pub edges_ms: f64,
-    /// Distance transforms, all levels.
+    /// Distance transforms, summed over the levels (like `edges_ms`).
     pub distance_ms: f64,
     /// Pose alignment (all attempts, relocalisation included).
     pub tracking_ms: f64,
