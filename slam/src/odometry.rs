@@ -186,30 +186,37 @@ impl Odometry {
             Some(world_from_camera) if outcome.state.is_tracked() => {
                 self.accept(stamp, &frame, depth, world_from_camera, &outcome, &mut result);
             }
-            _ => {
-                self.lost = true;
-                self.lost_frames += 1;
-                self.velocity = (Rigid3::identity(), 0.0);
-                // Without any keyframe, start from this frame; lost for too
-                // long, start again from it at the held pose.
-                let restart = !self.keyframes.is_empty()
-                    && self.lost_frames > self.config.tracking.reinitialise_after
-                    && frame.edge_count() >= self.config.tracking.min_frame_edges;
-                if (self.keyframes.is_empty() || restart)
-                    && self.take_keyframe(stamp, &frame, depth, world_from_predicted)
-                {
-                    result.tracking_state =
-                        if restart { TrackingState::Reinitialised } else { TrackingState::Tracking };
-                    result.new_keyframe = true;
-                    self.lost = false;
-                    self.lost_frames = 0;
-                }
-            }
+            _ => self.on_lost(stamp, &frame, depth, world_from_predicted, &mut result),
         }
         result.keyframe_id = self.keyframes.back().map(|k| k.id);
         self.previous = Some((stamp, result.world_from_camera));
         result.timing.total_ms = ms_since(start);
         Ok(result)
+    }
+
+    /// A frame that was not tracked: hold the pose (no velocity), and start
+    /// from this frame when there is no keyframe yet or when lost for too
+    /// long (`tracking.reinitialise_after`).
+    fn on_lost(
+        &mut self,
+        stamp: f64,
+        frame: &Frame,
+        depth: &DepthImage,
+        world_from_predicted: Rigid3,
+        result: &mut FrameResult,
+    ) {
+        self.lost = true;
+        self.lost_frames += 1;
+        self.velocity = (Rigid3::identity(), 0.0);
+        let restart = !self.keyframes.is_empty()
+            && self.lost_frames > self.config.tracking.reinitialise_after
+            && frame.edge_count() >= self.config.tracking.min_frame_edges;
+        if (self.keyframes.is_empty() || restart) && self.take_keyframe(stamp, frame, depth, world_from_predicted) {
+            result.tracking_state = if restart { TrackingState::Reinitialised } else { TrackingState::Tracking };
+            result.new_keyframe = true;
+            self.lost = false;
+            self.lost_frames = 0;
+        }
     }
 
     /// Takes a tracked pose: keyframe policy (reuse a recent keyframe, or
