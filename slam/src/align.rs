@@ -1,5 +1,5 @@
 //! SE(3) alignment of keyframe edge points to the current frame's distance
-//! transforms (RESLAM, Schenk & Fraundorfer 2019, Sec. III-B).
+//! transforms, the tracking step of RESLAM (Schenk & Fraundorfer, ICRA 2019).
 //!
 //! For keyframe points `p_k` and the pose `camera_from_keyframe = T`, the
 //! residual of a point is the current frame's distance transform at its
@@ -103,8 +103,10 @@ pub fn residual(p_in_keyframe: &Vector3<f64>, camera_from_keyframe: &Rigid3, tar
     residual_and_jacobian(p_in_keyframe, camera_from_keyframe, target).map(|(r, _)| r)
 }
 
-/// `Exp(δ)` for the left twist `δ = (v, ω)`: rotation by the axis-angle
-/// `ω`, then translation by `v`.
+/// The update `Exp(δ)` for the left twist `δ = (v, ω)`: rotation by the
+/// axis-angle `ω`, then translation by `v` (the SO(3) × ℝ³ retraction; it
+/// agrees with the SE(3) exponential to first order, which is all the
+/// Jacobian `[I | −[p']ₓ]` assumes).
 pub fn exp_twist(delta: &Vector6<f64>) -> Rigid3 {
     Rigid3::new(Vector3::new(delta[0], delta[1], delta[2]), Vector3::new(delta[3], delta[4], delta[5]))
 }
