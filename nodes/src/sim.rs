@@ -97,6 +97,8 @@ pub enum PathArg {
     Loop,
     /// a figure eight through the room
     Figure8,
+    /// laps of a rounded rectangle near the walls, looking ahead (a corridor patrol)
+    Corridor,
 }
 
 /// On/off switch.
@@ -165,6 +167,7 @@ fn rgbd(args: &RgbdArgs) -> Result<String> {
             let shape = match shape.unwrap_or(PathArg::Loop) {
                 PathArg::Loop => PathShape::Loop,
                 PathArg::Figure8 => PathShape::Figure8,
+                PathArg::Corridor => PathShape::Corridor,
             };
             CameraPath::Generated { shape, laps: args.laps }
         }

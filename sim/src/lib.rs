@@ -35,13 +35,13 @@
 //!
 //! ```text
 //! cairn sim rgbd --out DIR [--scene office|street] [--seed 0] [--frames N]
-//!                [--path loop|figure8 | --trajectory FILE [--format tum|kitti]]
+//!                [--path loop|figure8|corridor | --trajectory FILE [--format tum|kitti]]
 //!                [--laps 1] [--noise on|off] [--calib calib/tum_fr1.yaml]
 //! cairn sim drive --out DIR --samples N [--seed 0] [--noise on|off]
 //!                 [--image-scale 1] [--rig calib/nuscenes_rig.json]
 //! ```
 //! `--scene` parses with [`SceneKind::from_str`](std::str::FromStr),
-//! `--path loop|figure8` with [`PathShape`]'s `FromStr`; a progress bar is
+//! `--path loop|figure8|corridor` with [`PathShape`]'s `FromStr`; a progress bar is
 //! driven by the [`Progress`] callback. An RGB-D folder opens with
 //! `TumDataset::open(dir, None)` (it holds `calib.yaml`); a drive's folder
 //! with `cairn_core::samples::SampleSet::read(dir)`.

@@ -1,6 +1,6 @@
 //! Camera paths: resampling a recorded trajectory at the camera rate (linear
 //! translation + slerp, on the trajectory's own clock) and generated paths
-//! that revisit places (`loop`, `figure8`). All poses are `world_from_camera`
+//! that revisit places (`loop`, `figure8`, `corridor`). All poses are `world_from_camera`
 //! in the optical convention (x right, y down, z forward), world z up.
 
 use cairn_core::Trajectory;
@@ -23,6 +23,10 @@ pub enum PathShape {
     Loop,
     /// Laps of a figure eight (Gerono lemniscate), looking along the motion.
     Figure8,
+    /// Laps of a rounded rectangle near the walls, looking along the motion
+    /// (a robot patrolling a corridor ring): places are revisited from the
+    /// same direction, after the whole circuit.
+    Corridor,
 }
 
 impl std::str::FromStr for PathShape {
@@ -31,7 +35,8 @@ impl std::str::FromStr for PathShape {
         match name {
             "loop" => Ok(PathShape::Loop),
             "figure8" => Ok(PathShape::Figure8),
-            other => Err(Error::InvalidArgument(format!("unknown path '{other}' (known: loop, figure8)"))),
+            "corridor" => Ok(PathShape::Corridor),
+            other => Err(Error::InvalidArgument(format!("unknown path '{other}' (known: loop, figure8, corridor)"))),
         }
     }
 }
@@ -76,6 +81,11 @@ pub fn generate(scene: &Scene, shape: PathShape, laps: f64, frames: usize, rate_
                 let tangent = Vector3::new(rx * phi.cos(), ry * (2.0 * phi).cos(), 0.0).normalize();
                 look_at(p, p + tangent - Vector3::z() * 0.2)?
             }
+            PathShape::Corridor => {
+                let (offset, tangent) = rounded_rectangle(rx, ry, phi / std::f64::consts::TAU);
+                let p = Point3::new(centre.x + offset.x, centre.y + offset.y, height);
+                look_at(p, p + Vector3::new(tangent.x, tangent.y, -0.2))?
+            }
         };
         stamps.push(GENERATED_EPOCH + k as f64 / rate_hz);
         poses.push(pose);
@@ -83,8 +93,51 @@ pub fn generate(scene: &Scene, shape: PathShape, laps: f64, frames: usize, rate_
     let name = match shape {
         PathShape::Loop => "loop",
         PathShape::Figure8 => "figure8",
+        PathShape::Corridor => "corridor",
     };
     Ok(Trajectory::with_stamps(name, stamps, poses)?)
+}
+
+/// The point and unit tangent at fraction `u` (laps; any real) of the way
+/// round a rectangle of half-sizes `rx`, `ry` with rounded corners (radius
+/// half the smaller half-size), counter-clockwise from the middle of its
+/// +x side, at constant speed.
+fn rounded_rectangle(rx: f64, ry: f64, u: f64) -> (nalgebra::Vector2<f64>, nalgebra::Vector2<f64>) {
+    use nalgebra::Vector2;
+    let r = 0.5 * rx.min(ry);
+    let (sx, sy) = (2.0 * (rx - r), 2.0 * (ry - r));
+    let arc = std::f64::consts::FRAC_PI_2 * r;
+    let perimeter = 2.0 * (sx + sy) + 4.0 * arc;
+    let mut s = u.rem_euclid(1.0) * perimeter;
+    // Sides in order from the middle of +x: half of +x, corner, +y, corner,
+    // −x, corner, −y, corner, the other half of +x.
+    let sides = [(sy / 2.0, 0.0), (sx, 1.0), (sy, 2.0), (sx, 3.0), (sy / 2.0, 4.0)];
+    for (k, &(length, quarter)) in sides.iter().enumerate() {
+        let angle = std::f64::consts::FRAC_PI_2 * quarter;
+        let (out, along) = (Vector2::new(angle.cos(), angle.sin()), Vector2::new(-angle.sin(), angle.cos()));
+        // The side's start: the outward normal times the half-size, minus
+        // what is left of the side behind it.
+        let half = if quarter as usize % 2 == 0 { rx } else { ry };
+        let start_along = match k {
+            0 => 0.0,           // from the middle of +x
+            4 => -length,       // the half of +x below the middle
+            _ => -length / 2.0, // whole sides
+        };
+        if s <= length || k == sides.len() - 1 {
+            return (out * half + along * (start_along + s), along);
+        }
+        s -= length;
+        if s <= arc {
+            let corner_centre = out * (half - r) + along * (start_along + length);
+            let theta = angle + s / r;
+            return (
+                corner_centre + Vector2::new(theta.cos(), theta.sin()) * r,
+                Vector2::new(-theta.sin(), theta.cos()),
+            );
+        }
+        s -= arc;
+    }
+    (Vector2::new(rx, 0.0), Vector2::new(0.0, 1.0))
 }
 
 /// The pose at time `t` by linear translation and slerp between the two
@@ -194,5 +247,35 @@ mod tests {
         );
         let eight = generate(&scene, PathShape::Figure8, 1.0, 90, 30.0).unwrap();
         assert!(eight.world_from_body.iter().all(|p| scene.is_free(&Point3::from(p.translation.vector), 0.3)));
+    }
+
+    #[test]
+    fn corridor_loop_is_a_smooth_closed_forward_looking_circuit() {
+        // The rounded rectangle is continuous, unit speed and closes.
+        let (rx, ry) = (3.0, 2.0);
+        let n = 4000;
+        let perimeter = 2.0 * (4.0 + 2.0) + 2.0 * std::f64::consts::PI * 1.0; // sides 4 and 2, radius 1
+        let mut previous = rounded_rectangle(rx, ry, 0.0).0;
+        for k in 1..=n {
+            let (p, tangent) = rounded_rectangle(rx, ry, k as f64 / n as f64);
+            assert_relative_eq!((p - previous).norm(), perimeter / n as f64, epsilon = 1e-6);
+            assert_relative_eq!(tangent.norm(), 1.0, epsilon = 1e-12);
+            assert_relative_eq!(tangent.dot(&(p - previous).normalize()), 1.0, epsilon = 1e-3);
+            assert!(p.x.abs() <= rx + 1e-9 && p.y.abs() <= ry + 1e-9);
+            previous = p;
+        }
+        assert_relative_eq!(previous, rounded_rectangle(rx, ry, 0.0).0, epsilon = 1e-9);
+        // In the office: free space, two laps close, the camera looks ahead.
+        let scene = Scene::generate(crate::SceneKind::Office, 3);
+        let path = generate(&scene, PathShape::Corridor, 2.0, 120, 30.0).unwrap();
+        assert!(path.world_from_body.iter().all(|p| scene.is_free(&Point3::from(p.translation.vector), 0.3)));
+        let at = |k: usize| path.world_from_body[k].translation.vector;
+        assert_relative_eq!(at(0), at(60), epsilon = 1e-9);
+        for k in 0..119 {
+            let motion = (at(k + 1) - at(k)).normalize();
+            let forward = path.world_from_body[k].rotation * Vector3::z();
+            assert!(forward.dot(&motion) > 0.9, "frame {k} looks {forward:?} while moving {motion:?}");
+        }
+        assert_eq!("corridor".parse::<PathShape>().unwrap(), PathShape::Corridor);
     }
 }
