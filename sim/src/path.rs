@@ -117,7 +117,7 @@ fn rounded_rectangle(rx: f64, ry: f64, u: f64) -> (nalgebra::Vector2<f64>, nalge
         let (out, along) = (Vector2::new(angle.cos(), angle.sin()), Vector2::new(-angle.sin(), angle.cos()));
         // The side's start: the outward normal times the half-size, minus
         // what is left of the side behind it.
-        let half = if quarter as usize % 2 == 0 { rx } else { ry };
+        let half = if (quarter as usize).is_multiple_of(2) { rx } else { ry };
         let start_along = match k {
             0 => 0.0,           // from the middle of +x
             4 => -length,       // the half of +x below the middle
