@@ -1,11 +1,11 @@
-//! The `cairn` command line: trajectory evaluation, bag inspection and
-//! synthetic RGB-D sequences today; ROS 2 nodes, replay and rerun
-//! visualisation as they land.
+//! The `cairn` command line: trajectory evaluation, bags, synthetic sensor
+//! data, RGB-D odometry and the end-to-end demo today; ROS 2 nodes, replay
+//! and rerun visualisation as they land.
 //!
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
 //! dispatches through one `match` to a subcommand module ([`eval`], [`bag`],
-//! [`sim`], [`slam`]), which
+//! [`sim`], [`slam`], [`demo`]), which
 //! returns the text to print. The `cairn` binary is a thin wrapper, so tests
 //! drive exactly the code users run:
 //!
@@ -17,6 +17,7 @@
 //! ```
 
 pub mod bag;
+pub mod demo;
 pub mod eval;
 pub mod progress;
 pub mod sim;
@@ -49,6 +50,10 @@ pub enum Command {
     Sim(sim::SimCommand),
     /// Edge-based RGB-D odometry over a TUM RGB-D folder: one pose per frame.
     Slam(slam::SlamArgs),
+    /// The end-to-end demo on embedded defaults: render office sequences with
+    /// cairn-sim (cached), track them with cairn slam, print ATE and frames/s,
+    /// and plot each estimate against its ground truth.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs a parsed command line and returns what it prints on stdout.
@@ -58,5 +63,6 @@ pub fn run(cli: &Cli) -> Result<String> {
         Command::Bag(command) => bag::run(command),
         Command::Sim(command) => sim::run(command),
         Command::Slam(args) => slam::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }

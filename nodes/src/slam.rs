@@ -26,24 +26,24 @@ pub struct SlamArgs {
     /// .mcap, .db3) with /camera/rgb/image_color, /camera/depth/image,
     /// /camera/rgb/camera_info and optionally /tf (world → kinect).
     #[arg(value_name = "INPUT")]
-    input: PathBuf,
+    pub(crate) input: PathBuf,
     /// Estimated trajectory (TUM format), one pose per input frame.
     #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    pub(crate) out: PathBuf,
     /// SlamConfig as YAML (any subset of the fields; the rest default).
     #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Camera calibration (ROS camera_info YAML); default: the bag's
     /// camera_info, or INPUT/calib.yaml, else fr1/fr2/fr3 from the folder name.
     #[arg(long, value_name = "FILE")]
-    calib: Option<PathBuf>,
+    pub(crate) calib: Option<PathBuf>,
     /// Per-frame log (tab-separated: state, keyframe, inliers, residual,
     /// stage times); default: OUT with `.log` appended.
     #[arg(long, value_name = "FILE")]
-    log: Option<PathBuf>,
+    pub(crate) log: Option<PathBuf>,
     /// Process only the first N frames.
     #[arg(long)]
-    frames: Option<usize>,
+    pub(crate) frames: Option<usize>,
 }
 
 /// Runs `cairn slam` and returns the summary it prints.

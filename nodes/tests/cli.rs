@@ -338,3 +338,34 @@ fn bag_export_on_a_truncated_bag_fails_clearly_and_recovers_on_request() {
     assert!(poses > 0 && poses < 200, "{poses} poses recovered of 200");
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+#[test]
+fn demo_renders_once_tracks_and_plots() {
+    let out = std::env::temp_dir().join(format!("cairn-cli-{}-demo", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let dir = out.display().to_string();
+    let demo = || {
+        Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["demo", "--out", &dir, "--frames", "12"])
+            .env("CAIRN_SHARED_DATA", out.join("no-shared-data"))
+            .output()
+            .expect("the cairn binary runs")
+    };
+    let run = demo();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("== office_figure8") && stdout.contains("== office_loop_2laps"), "{stdout}");
+    assert!(String::from_utf8_lossy(&run.stderr).contains("../shared/data is absent"));
+    for name in ["office_figure8_seed0", "office_loop_2laps_seed0"] {
+        let estimate = std::fs::read_to_string(out.join(name).join("est.tum")).expect("estimate");
+        assert_eq!(estimate.lines().filter(|l| !l.starts_with('#')).count(), 12, "one pose per frame");
+        let plot = image::open(out.join(name).join("trajectory.png")).expect("plot");
+        assert_eq!((plot.width(), plot.height()), (800, 800));
+    }
+    // A second run reuses the rendered sequences.
+    let first = out.join("office_figure8_seed0/groundtruth.txt");
+    let modified = std::fs::metadata(&first).and_then(|m| m.modified()).expect("mtime");
+    assert!(demo().status.success());
+    assert_eq!(std::fs::metadata(&first).and_then(|m| m.modified()).expect("mtime"), modified);
+    std::fs::remove_dir_all(&out).expect("cleanup");
+}
