@@ -298,8 +298,7 @@ pub fn bag_to_tum(
 
     let mut writer = TumWriter::create_uncalibrated(out)?;
     let mut calibrated = false;
-    let frame = |f: &str| f.trim_start_matches('/').to_owned();
-    let (parent, child) = (frame(&options.groundtruth_edge.0), frame(&options.groundtruth_edge.1));
+    let (parent, child) = (options.groundtruth_edge.0.as_str(), options.groundtruth_edge.1.as_str());
     let mut done = 0;
     for message in bag.messages(&topics)? {
         let message = match message {
@@ -324,16 +323,14 @@ pub fn bag_to_tum(
             if !calibrated {
                 let info: CameraInfo = cdr::decode(&message.data).map_err(context)?;
                 let mut calibration: Calibration = info.to_calibration().map_err(context)?;
-                calibration.camera_name = frame(&info.header.frame_id);
+                calibration.camera_name = info.header.frame_id.trim_start_matches('/').to_owned();
                 writer.set_calibration(&calibration)?;
                 calibrated = true;
             }
         } else {
             let tf: TFMessage = cdr::decode(&message.data).map_err(context)?;
-            for t in tf.transforms {
-                if frame(&t.header.frame_id) == parent && frame(&t.child_frame_id) == child {
-                    writer.push_pose(t.header.stamp.as_secs_f64(), &t.transform.to_rigid().map_err(context)?);
-                }
+            for (stamp, world_from_camera) in tf.edge_poses(parent, child).map_err(context)? {
+                writer.push_pose(stamp, &world_from_camera);
             }
         }
         done += 1;

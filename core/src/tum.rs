@@ -245,8 +245,8 @@ impl TumDataset {
 }
 
 /// Index of the stamp nearest to `t` within [`MAX_DIFFERENCE`] (`stamps`
-/// sorted).
-fn nearest(stamps: &[f64], t: f64) -> Option<usize> {
+/// sorted), as TUM's `associate.py` pairs colour, depth and ground truth.
+pub fn nearest(stamps: &[f64], t: f64) -> Option<usize> {
     let i = stamps.partition_point(|&s| s < t);
     let candidates = [i.checked_sub(1), (i < stamps.len()).then_some(i)];
     candidates

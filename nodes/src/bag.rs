@@ -165,15 +165,7 @@ fn poses_of(type_name: &str, data: &[u8], edge: Option<(&str, &str)>) -> Result<
             let Some((parent, child)) = edge else {
                 bail!("a TFMessage topic needs --frame PARENT --child-frame CHILD")
             };
-            let frame = |f: &str| f.trim_start_matches('/').to_owned();
-            let m: TFMessage = cdr::decode(data)?;
-            let mut poses = Vec::new();
-            for t in m.transforms {
-                if frame(&t.header.frame_id) == frame(parent) && frame(&t.child_frame_id) == frame(child) {
-                    poses.push((t.header.stamp.as_secs_f64(), t.transform.to_rigid()?));
-                }
-            }
-            poses
+            cdr::decode::<TFMessage>(data)?.edge_poses(parent, child)?
         }
         other => bail!(
             "{other} is not a pose type: export supports nav_msgs/msg/Odometry, geometry_msgs/msg/PoseStamped, \

@@ -4,7 +4,7 @@
 //!
 //! Two passes over the bag: the first reads stamps, the calibration and the
 //! ground truth and pairs each colour image with the nearest depth image
-//! (within [`MAX_DIFFERENCE`], as for TUM folders); the second streams the
+//! (within [`MAX_DIFFERENCE`](cairn_core::tum::MAX_DIFFERENCE), as for TUM folders); the second streams the
 //! images and hands out the pairs in order, holding an image only until its
 //! partner arrives.
 
@@ -17,14 +17,10 @@ use cairn_bags::dataset::tum_topics;
 use cairn_bags::msg::sensor_msgs::{CameraInfo, Image};
 use cairn_bags::msg::tf2_msgs::TFMessage;
 use cairn_bags::storage::Bag;
-use cairn_core::tum::MAX_DIFFERENCE;
+use cairn_core::tum::nearest;
 use cairn_core::{Calibration, DepthImage, RgbImage, Trajectory};
 
-/// True when `path` is a rosbag2 directory or a bare `.mcap` / `.db3` file.
-pub fn is_bag(path: &Path) -> bool {
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    path.join("metadata.yaml").is_file() || (path.is_file() && matches!(extension, "mcap" | "db3"))
-}
+pub use cairn_bags::storage::is_bag;
 
 /// A bag opened for SLAM: what the first pass found.
 pub struct BagFrames {
@@ -63,12 +59,8 @@ impl BagFrames {
                     calibration = Some(cdr::decode::<CameraInfo>(&message.data)?.to_calibration()?);
                 }
             } else {
-                for t in cdr::decode::<TFMessage>(&message.data)?.transforms {
-                    let edge = (t.header.frame_id.trim_start_matches('/'), t.child_frame_id.trim_start_matches('/'));
-                    if edge == (tum_topics::WORLD_FRAME, tum_topics::CAMERA_FRAME) {
-                        poses.push((t.header.stamp.as_secs_f64(), t.transform.to_rigid()?));
-                    }
-                }
+                let tf: TFMessage = cdr::decode(&message.data)?;
+                poses.extend(tf.edge_poses(tum_topics::WORLD_FRAME, tum_topics::CAMERA_FRAME)?);
             }
         }
         let calibration =
@@ -150,22 +142,15 @@ impl BagFrames {
 }
 
 /// Pairs each colour stamp with the nearest depth stamp within
-/// [`MAX_DIFFERENCE`]: `(colour ordinal, depth ordinal, colour stamp)`.
+/// [`MAX_DIFFERENCE`](cairn_core::tum::MAX_DIFFERENCE): `(colour ordinal, depth ordinal, colour stamp)`.
 fn pair_by_stamp(rgb: &[f64], depth: &[f64]) -> Vec<(usize, usize, f64)> {
     let mut sorted: Vec<(f64, usize)> = depth.iter().copied().zip(0..).collect();
     sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let stamps: Vec<f64> = sorted.iter().map(|d| d.0).collect();
     let mut pairs: Vec<(usize, usize, f64)> = rgb
         .iter()
         .enumerate()
-        .filter_map(|(r, &stamp)| {
-            let i = sorted.partition_point(|d| d.0 < stamp);
-            let nearest = [i.checked_sub(1), Some(i)]
-                .into_iter()
-                .flatten()
-                .filter_map(|j| sorted.get(j))
-                .min_by(|a, b| (a.0 - stamp).abs().total_cmp(&(b.0 - stamp).abs()))?;
-            ((nearest.0 - stamp).abs() <= MAX_DIFFERENCE).then_some((r, nearest.1, stamp))
-        })
+        .filter_map(|(r, &stamp)| nearest(&stamps, stamp).map(|k| (r, sorted[k].1, stamp)))
         .collect();
     pairs.sort_by(|a, b| a.2.total_cmp(&b.2));
     pairs

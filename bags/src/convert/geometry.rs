@@ -7,6 +7,7 @@ use cairn_core::transform::{Rigid3, rigid_from_translation_quat};
 
 use crate::Result;
 use crate::msg::geometry_msgs::{Point, Pose, Quaternion, Transform, Vector3};
+use crate::msg::tf2_msgs::TFMessage;
 
 impl Quaternion {
     /// `(x, y, z, w)` of a rigid transform's rotation.
@@ -54,6 +55,21 @@ impl Transform {
     }
 }
 
+impl TFMessage {
+    /// `(stamp in seconds, parent_from_child)` of every transform on the edge
+    /// `parent → child`. Frame names match without a leading `/` (ROS 1
+    /// bags such as TUM's write `/world`).
+    pub fn edge_poses(&self, parent: &str, child: &str) -> Result<Vec<(f64, Rigid3)>> {
+        let bare = |f: &str| f.trim_start_matches('/').to_owned();
+        let (parent, child) = (bare(parent), bare(child));
+        self.transforms
+            .iter()
+            .filter(|t| bare(&t.header.frame_id) == parent && bare(&t.child_frame_id) == child)
+            .map(|t| Ok((t.header.stamp.as_secs_f64(), t.transform.to_rigid()?)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -96,5 +112,21 @@ mod tests {
             Pose::default().to_rigid().expect("identity").to_homogeneous(),
             Rigid3::identity().to_homogeneous()
         );
+    }
+
+    #[test]
+    fn tf_edge_poses_match_frames_without_leading_slash() {
+        use crate::msg::geometry_msgs::TransformStamped;
+        use crate::msg::std_msgs::Header;
+        let edge = |parent: &str, child: &str, x: f64| TransformStamped {
+            header: Header { frame_id: parent.into(), ..Default::default() },
+            child_frame_id: child.into(),
+            transform: Transform::from_rigid(&Rigid3::translation(x, 0.0, 0.0)),
+        };
+        let tf = TFMessage { transforms: vec![edge("/world", "/kinect", 1.0), edge("world", "base", 2.0)] };
+        let poses = tf.edge_poses("world", "kinect").unwrap();
+        assert_eq!(poses.len(), 1);
+        assert_relative_eq!(poses[0].1.translation.x, 1.0);
+        assert!(tf.edge_poses("kinect", "world").unwrap().is_empty());
     }
 }

@@ -70,6 +70,19 @@ impl StorageKind {
     }
 }
 
+/// True when `path` is something [`Bag::open`] reads: a rosbag2 directory
+/// (with `metadata.yaml`, or only `.mcap` / `.db3` files, as a recorder
+/// killed mid-run leaves it) or a bare `.mcap` / `.db3` file.
+pub fn is_bag(path: &Path) -> bool {
+    if path.is_dir() {
+        return path.join("metadata.yaml").is_file()
+            || std::fs::read_dir(path)
+                .map(|entries| entries.filter_map(|e| e.ok()).any(|e| StorageKind::from_path(&e.path()).is_some()))
+                .unwrap_or(false);
+    }
+    path.is_file() && StorageKind::from_path(path).is_some()
+}
+
 /// Topic statistics, as `ros2 bag info` shows them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicInfo {
@@ -424,5 +437,23 @@ mod tests {
         assert_eq!(stream.next().and_then(Result::ok).map(|m| m.log_time), Some(0));
         drop(stream);
         assert!(finished.load(Ordering::SeqCst), "the producer thread was still running after drop");
+    }
+
+    /// A directory a killed recorder left (data files, no metadata.yaml)
+    /// is a bag, as `Bag::open` reads it; a TUM folder or a stray file is not.
+    #[test]
+    fn is_bag_accepts_what_bag_open_reads() {
+        let dir = std::env::temp_dir().join(format!("cairn-is-bag-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("killed")).unwrap();
+        std::fs::create_dir_all(dir.join("tum")).unwrap();
+        std::fs::write(dir.join("killed/run_0.mcap"), b"").unwrap();
+        std::fs::write(dir.join("tum/rgb.txt"), b"").unwrap();
+        std::fs::write(dir.join("x.db3"), b"").unwrap();
+        std::fs::write(dir.join("x.txt"), b"").unwrap();
+        assert!(is_bag(&dir.join("killed")));
+        assert!(is_bag(&dir.join("x.db3")));
+        assert!(!is_bag(&dir.join("tum")));
+        assert!(!is_bag(&dir.join("x.txt")));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
