@@ -14,6 +14,7 @@
 //! - [`cloud`]: [`PointCloud`] (struct of arrays) from depth, moved by `target_from_source`.
 //! - [`image`]: [`RgbImage`], 8-bit RGB from PNG, and its grey levels.
 //! - [`tum`]: TUM RGB-D folders (rgb/, depth/, lists, ground truth), read and written.
+//! - [`ply`]: PLY point clouds, ASCII and binary, read and written.
 //! - [`samples`]: multi-modal sample sets (`sample_info.json`, mmdet3d layout) and `.pcd.bin` LiDAR sweeps.
 //!
 //! Data flows `read → associate → align → metric → statistics`:
@@ -39,6 +40,7 @@ pub mod camera;
 pub mod cloud;
 pub mod depth;
 pub mod image;
+pub mod ply;
 pub mod samples;
 pub mod tum;
 
