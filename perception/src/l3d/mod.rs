@@ -1,0 +1,26 @@
+//! L3D loop-closure geometry (Zhou, Wang, Poiesi, Qin, Wan, RA-L 2022):
+//! keyframe clouds become keypoints with DIP-style canonical patches; their
+//! descriptors are matched by mutual nearest neighbours; RANSAC registers
+//! the matched points; the overlap metric decides whether two keyframes
+//! show the same place.
+//!
+//! Data flows `cloud → voxel_downsample → keypoints → canonical_patches →
+//! (descriptor network) → mutual_nearest → ransac → overlap`:
+//! - [`points`]: voxel downsampling, a k-d tree ([`Neighbours`]), keypoints.
+//! - [`patch`]: DIP's local reference frame and 256-point canonical patches.
+//! - [`matching`]: [`Descriptors`] and mutual nearest neighbours.
+//! - [`registration`]: RANSAC with the edge-length pre-check and a
+//!   least-squares refit, and the overlap metric.
+//!
+//! The descriptor network (DIP's PointNet, trained by cairn-train) is to
+//! come; everything around it is here and tested.
+
+pub mod matching;
+pub mod patch;
+pub mod points;
+pub mod registration;
+
+pub use matching::{Descriptors, mutual_nearest};
+pub use patch::{Patch, canonical_patches, local_frame};
+pub use points::{KeypointSampling, Neighbours, keypoints, voxel_downsample};
+pub use registration::{RansacConfig, Registration, overlap, ransac};

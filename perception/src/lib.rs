@@ -1,0 +1,28 @@
+//! Learned perception: L3D local 3-D descriptors with mutual-nearest-neighbour
+//! matching, RANSAC registration and the overlap metric (the CMT detector is
+//! to come).
+//!
+//! # Brief overview
+//! - [`l3d`]: keyframe clouds → keypoints → canonical patches → descriptors →
+//!   mutual nearest neighbours → RANSAC → overlap. cairn-slam's L3D loop
+//!   detector is built on it.
+//! - [`Error`]: the crate's one error type.
+//!
+//! ```
+//! use cairn_core::transform::Rigid3;
+//! use cairn_perception::l3d::{RansacConfig, overlap, ransac};
+//! use nalgebra::{Point3, Translation3};
+//! // Four pairs related by a 1 m shift along x.
+//! let source = vec![Point3::new(0.0f32, 0.0, 1.0), Point3::new(1.0, 0.0, 2.0), Point3::new(0.0, 1.0, 3.0), Point3::new(1.0, 1.0, 1.0)];
+//! let target: Vec<_> = source.iter().map(|p| p + nalgebra::Vector3::new(1.0, 0.0, 0.0)).collect();
+//! let registration = ransac(&target, &source, &RansacConfig::default())?;
+//! assert!((registration.target_from_source.translation.vector.x - 1.0).abs() < 1e-6);
+//! assert_eq!(overlap(&target, &source, &registration.target_from_source, 0.05), 1.0);
+//! # let _ = (Rigid3::identity(), Translation3::new(0.0, 0.0, 0.0));
+//! # Ok::<(), cairn_perception::Error>(())
+//! ```
+
+pub mod error;
+pub mod l3d;
+
+pub use error::{Error, Result};
