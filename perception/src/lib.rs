@@ -6,6 +6,10 @@
 //! - [`l3d`]: keyframe clouds → keypoints → canonical patches → descriptors →
 //!   mutual nearest neighbours → RANSAC → overlap. cairn-slam's L3D loop
 //!   detector is built on it.
+//! - [`fpfh`]: FPFH, the hand-crafted descriptor of the baseline registration
+//!   (Open3D's), computed as Open3D does.
+//! - [`register`]: two clouds end to end (downsample → FPFH → MNN → RANSAC →
+//!   overlap), with per-stage timings.
 //! - [`Error`]: the crate's one error type.
 //!
 //! ```
@@ -23,6 +27,8 @@
 //! ```
 
 pub mod error;
+pub mod fpfh;
 pub mod l3d;
+pub mod register;
 
 pub use error::{Error, Result};

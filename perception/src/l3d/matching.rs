@@ -2,8 +2,12 @@
 //! target descriptor i's nearest source descriptor is j *and* j's nearest
 //! target descriptor is i (L3D's matching step).
 //!
-//! Brute force over a distance matrix: with a few hundred 32-D descriptors
-//! per keyframe it is a small matrix product, and exact.
+//! Exact either way: 32-D (DIP) and 33-D (FPFH) descriptors go through k-d
+//! trees (kiddo), whose pruning works because these descriptors lie near
+//! low-dimensional manifolds; other dimensions, and small sets, are
+//! compared brute force.
+
+use kiddo::{ImmutableKdTree, SquaredEuclidean};
 
 use crate::{Error, Result};
 
@@ -24,6 +28,11 @@ impl Descriptors {
             return Err(Error::Input(format!("descriptor {} has a non-finite value", i / dim)));
         }
         Ok(Descriptors { dim, data })
+    }
+
+    /// No descriptors of dimension `dim`.
+    pub fn empty(dim: usize) -> Self {
+        Descriptors { dim: dim.max(1), data: Vec::new() }
     }
 
     /// Descriptor dimension.
@@ -51,8 +60,11 @@ fn squared_distance(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
+/// Below this many descriptor pairs, brute force beats building trees.
+const BRUTE_FORCE_PAIRS: usize = 250_000;
+
 /// Mutual-nearest-neighbour pairs `(target index, source index)`, in target
-/// order. Ties go to the lower index.
+/// order.
 pub fn mutual_nearest(target: &Descriptors, source: &Descriptors) -> Result<Vec<(usize, usize)>> {
     if target.dim != source.dim {
         return Err(Error::Input(format!("descriptor dimensions differ: {} vs {}", target.dim, source.dim)));
@@ -60,6 +72,33 @@ pub fn mutual_nearest(target: &Descriptors, source: &Descriptors) -> Result<Vec<
     if target.is_empty() || source.is_empty() {
         return Ok(Vec::new());
     }
+    let (nearest_source, nearest_target) = if target.len() * source.len() < BRUTE_FORCE_PAIRS {
+        brute_force(target, source)
+    } else {
+        match target.dim {
+            32 => (nearest_by_tree::<32>(source, target)?, nearest_by_tree::<32>(target, source)?),
+            33 => (nearest_by_tree::<33>(source, target)?, nearest_by_tree::<33>(target, source)?),
+            _ => brute_force(target, source),
+        }
+    };
+    Ok(nearest_source.iter().enumerate().filter(|&(i, &j)| nearest_target[j] == i).map(|(i, &j)| (i, j)).collect())
+}
+
+/// For each query descriptor, the index of its nearest among `data`.
+fn nearest_by_tree<const K: usize>(data: &Descriptors, queries: &Descriptors) -> Result<Vec<usize>> {
+    let rows =
+        |d: &Descriptors| -> Vec<[f32; K]> { (0..d.len()).map(|i| std::array::from_fn(|k| d.get(i)[k])).collect() };
+    let tree = ImmutableKdTree::<f32, K>::new_from_slice(&rows(data))
+        .map_err(|e| Error::Input(format!("building the descriptor k-d tree: {e:?}")))?;
+    Ok(rows(queries)
+        .iter()
+        .map(|q| tree.query(q).nearest_one::<SquaredEuclidean<f32>>().execute().item as usize)
+        .collect())
+}
+
+/// Nearest source per target and nearest target per source, by comparing
+/// every pair (ties go to the lower index).
+fn brute_force(target: &Descriptors, source: &Descriptors) -> (Vec<usize>, Vec<usize>) {
     let mut best_for_target = vec![(usize::MAX, f32::INFINITY); target.len()];
     let mut best_for_source = vec![(usize::MAX, f32::INFINITY); source.len()];
     for (i, best_i) in best_for_target.iter_mut().enumerate() {
@@ -74,12 +113,7 @@ pub fn mutual_nearest(target: &Descriptors, source: &Descriptors) -> Result<Vec<
             }
         }
     }
-    Ok(best_for_target
-        .iter()
-        .enumerate()
-        .filter(|&(i, &(j, _))| best_for_source[j].0 == i)
-        .map(|(i, &(j, _))| (i, j))
-        .collect())
+    (best_for_target.into_iter().map(|(j, _)| j).collect(), best_for_source.into_iter().map(|(i, _)| i).collect())
 }
 
 #[cfg(test)]
@@ -107,6 +141,24 @@ mod tests {
         for (i, j) in pairs {
             assert_eq!(order[j], i);
         }
+    }
+
+    #[test]
+    fn trees_and_brute_force_agree() {
+        // 600 × 600 pairs: above the brute-force limit, so 33-D goes through trees.
+        let mut state = 12345u64;
+        let mut value = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let target = Descriptors::new(33, (0..600 * 33).map(|_| value()).collect()).unwrap();
+        let source = Descriptors::new(33, (0..600 * 33).map(|_| value()).collect()).unwrap();
+        let by_tree = mutual_nearest(&target, &source).unwrap();
+        let (nearest_source, nearest_target) = brute_force(&target, &source);
+        let expected: Vec<_> =
+            nearest_source.iter().enumerate().filter(|&(i, &j)| nearest_target[j] == i).map(|(i, &j)| (i, j)).collect();
+        assert!(!expected.is_empty());
+        assert_eq!(by_tree, expected);
     }
 
     #[test]

@@ -81,6 +81,20 @@ impl Neighbours {
             .collect()
     }
 
+    /// Up to `max_n` nearest points within `radius`, nearest first, as
+    /// (index, squared distance) — Open3D's hybrid search.
+    pub fn nearest_within(&self, query: &Point3<f32>, radius: f32, max_n: usize) -> Vec<(usize, f32)> {
+        let Some(max_n) = std::num::NonZeroUsize::new(max_n) else { return Vec::new() };
+        self.tree
+            .query(&[query.x, query.y, query.z])
+            .nearest_n::<SquaredEuclidean<f32>>(max_n)
+            .within(radius * radius)
+            .execute()
+            .into_iter()
+            .map(|n| (n.item as usize, n.distance))
+            .collect()
+    }
+
     /// The nearest point's index and its distance.
     pub fn nearest(&self, query: &Point3<f32>) -> (usize, f32) {
         let n = self.tree.query(&[query.x, query.y, query.z]).nearest_one::<SquaredEuclidean<f32>>().execute();
