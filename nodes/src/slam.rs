@@ -30,7 +30,8 @@ pub struct SlamArgs {
     /// Estimated trajectory (TUM format), one pose per input frame.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: PathBuf,
-    /// SlamConfig as YAML (any subset of the fields; the rest default).
+    /// Parameters as a ROS 2 parameter file (`cairn_slam: ros__parameters:`
+    /// with dotted names, as config/slam.yaml; missing ones default).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// Camera calibration (ROS camera_info YAML); default: the bag's
@@ -125,12 +126,10 @@ fn track_folder(
     Ok(results)
 }
 
-/// Reads a YAML `SlamConfig`.
+/// Reads a `SlamConfig` from a ROS 2 parameter file.
 fn read_config(file: &Path) -> Result<SlamConfig> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let config: SlamConfig = serde_norway::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
-    config.validate().with_context(|| format!("in {}", file.display()))?;
-    Ok(config)
+    SlamConfig::from_ros_params(&text).with_context(|| format!("in {}", file.display()))
 }
 
 /// Writes the trajectory and the per-frame log.

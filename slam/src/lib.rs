@@ -19,7 +19,9 @@
 //!   alignment, lost handling, the keyframe policy
 //!   (one active keyframe; the sliding-window optimiser and loop closure of
 //!   the full system are to come) and per-stage timing.
-//! - [`config`]: [`SlamConfig`], grouped by stage, serde, documented defaults.
+//! - [`config`]: [`SlamConfig`], grouped by stage, serde, documented defaults;
+//!   [`params`] reads and writes it as a ROS 2 parameter file
+//!   (`config/slam.yaml`).
 //!
 //! ```
 //! use cairn_core::{DepthImage, PinholeCamera, RgbImage};
@@ -44,6 +46,7 @@ pub mod frame;
 pub mod keyframe;
 pub mod lost;
 pub mod odometry;
+pub mod params;
 pub mod projection;
 pub mod pyramid;
 
