@@ -29,6 +29,7 @@ use cairn_core::{DepthImage, PinholeCamera, RgbImage};
 use crate::align::{Alignment, LevelTarget, align};
 use crate::config::SlamConfig;
 use crate::frame::{Frame, ms_since};
+use crate::input::InputWarnings;
 use crate::keyframe::Keyframe;
 pub use crate::lost::LostReason;
 use crate::lost::{TrackOutcome, attempt, check, relocalise, retry};
@@ -100,6 +101,8 @@ pub struct FrameResult {
     pub iterations: usize,
     /// Stage timings.
     pub timing: FrameTiming,
+    /// Problems with the frame's inputs (tracked or not).
+    pub warnings: InputWarnings,
 }
 
 /// The edge-based RGB-D visual odometry: feed frames in order to
@@ -181,6 +184,7 @@ impl Odometry {
             mean_residual_px: outcome.alignment.map_or(f64::INFINITY, |a| a.stats.mean_residual),
             iterations: outcome.alignment.map_or(0, |a| a.iterations),
             timing,
+            warnings: InputWarnings::check(stamp, self.previous.map(|p| p.0), depth, &self.config),
         };
         match outcome.world_from_camera {
             Some(world_from_camera) if outcome.state.is_tracked() => {
