@@ -30,7 +30,8 @@ pub struct SlamArgs {
     /// Estimated trajectory (TUM format), one pose per input frame.
     #[arg(long, value_name = "FILE")]
     pub(crate) out: PathBuf,
-    /// SlamConfig as YAML (any subset of the fields; the rest default).
+    /// Parameters as a ROS 2 parameter file (`cairn_slam: ros__parameters:`
+    /// with dotted names, as config/slam.yaml; missing ones default).
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// Camera calibration (ROS camera_info YAML); default: the bag's
@@ -38,7 +39,7 @@ pub struct SlamArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) calib: Option<PathBuf>,
     /// Per-frame log (tab-separated: state, keyframe, inliers, residual,
-    /// stage times); default: OUT with `.log` appended.
+    /// stage times, input warnings); default: OUT with `.log` appended.
     #[arg(long, value_name = "FILE")]
     pub(crate) log: Option<PathBuf>,
     /// Process only the first N frames.
@@ -125,12 +126,10 @@ fn track_folder(
     Ok(results)
 }
 
-/// Reads a YAML `SlamConfig`.
+/// Reads a `SlamConfig` from a ROS 2 parameter file.
 fn read_config(file: &Path) -> Result<SlamConfig> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let config: SlamConfig = serde_norway::from_str(&text).with_context(|| format!("parsing {}", file.display()))?;
-    config.validate().with_context(|| format!("in {}", file.display()))?;
-    Ok(config)
+    SlamConfig::from_ros_params(&text).with_context(|| format!("in {}", file.display()))
 }
 
 /// Writes the trajectory and the per-frame log.
@@ -141,12 +140,12 @@ fn write_outputs(args: &SlamArgs, results: &[FrameResult]) -> Result<()> {
     estimate.write(&args.out, TrajectoryFormat::Tum).with_context(|| format!("writing {}", args.out.display()))?;
     let log_path = args.log.clone().unwrap_or_else(|| PathBuf::from(format!("{}.log", args.out.display())));
     let mut log = String::from(
-        "# stamp\tstate\tkeyframe\tnew_keyframe\tinliers\tmean_residual_px\tpyramid_ms\tedges_ms\tdistance_ms\ttracking_ms\tkeyframe_ms\ttotal_ms\n",
+        "# stamp\tstate\tkeyframe\tnew_keyframe\tinliers\tmean_residual_px\tpyramid_ms\tedges_ms\tdistance_ms\ttracking_ms\tkeyframe_ms\ttotal_ms\twarnings\n",
     );
     for r in results {
         let t = &r.timing;
         log.push_str(&format!(
-            "{:.6}\t{}\t{}\t{}\t{}\t{:.3}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\n",
+            "{:.6}\t{}\t{}\t{}\t{}\t{:.3}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{}\n",
             r.stamp,
             state_name(&r.tracking_state),
             r.keyframe_id.map_or("-".into(), |k| k.to_string()),
@@ -158,7 +157,8 @@ fn write_outputs(args: &SlamArgs, results: &[FrameResult]) -> Result<()> {
             t.distance_ms,
             t.tracking_ms,
             t.keyframe_ms,
-            t.total_ms
+            t.total_ms,
+            r.warnings.names()
         ));
     }
     std::fs::write(&log_path, log).with_context(|| format!("writing {}", log_path.display()))
@@ -188,9 +188,16 @@ fn summary(args: &SlamArgs, groundtruth: Option<&Trajectory>, results: &[FrameRe
         1e3 * tracking_seconds / frames.max(1) as f64,
         frames as f64 / wall.max(1e-9),
     );
+    let log = args.log.clone().unwrap_or_else(|| PathBuf::from(format!("{}.log", args.out.display())));
     if lost > 0 {
-        let log = args.log.clone().unwrap_or_else(|| PathBuf::from(format!("{}.log", args.out.display())));
         text.push_str(&format!("warning: {lost} frames were not tracked (flagged lost:… in {})\n", log.display()));
+    }
+    let warned = results.iter().filter(|r| r.warnings.any()).count();
+    if warned > 0 {
+        text.push_str(&format!(
+            "warning: {warned} frames had input problems (missing depth, stamp gaps or repeats; see the warnings column of {})\n",
+            log.display()
+        ));
     }
     if let Some(reference) = groundtruth {
         let options = EvalOptions { align: Alignment::Se3, ..Default::default() };

@@ -49,11 +49,12 @@ fn slam_writes_one_pose_per_frame_a_log_and_the_ate() {
 
     // A config with a typo is one error line naming the file, exit 1.
     let config = dir.join("bad.yaml");
-    std::fs::write(&config, "tracking: {max_point: 10}\n").expect("config");
+    std::fs::write(&config, "cairn_slam:\n  ros__parameters:\n    tracking.max_point: 10\n").expect("config");
     let bad = cairn(&["slam", &s(&dir), "--out", &s(&est), "--config", &s(&config)]);
     assert_eq!(bad.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert!(stderr.contains("bad.yaml") && stderr.contains("max_point"), "{stderr}");
+    assert!(stderr.contains("bad.yaml") && stderr.contains("did you mean tracking.max_points"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 

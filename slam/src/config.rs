@@ -110,6 +110,22 @@ pub struct TrackingConfig {
     /// Shortest frame interval (s) assumed by the speed checks, so equal or
     /// jittery stamps do not make any motion a jump. Default 1/30 s.
     pub min_frame_interval_s: f64,
+    /// A frame more than this (s) after the previous one is flagged
+    /// (`InputWarnings::stamp_gap`). Default 0.25 s (a few dropped frames at
+    /// 30 Hz).
+    pub max_frame_gap_s: f64,
+    /// When the alignment from the constant-velocity prediction fails the
+    /// lost checks, or passes with a mean residual above
+    /// `retry_above_residual_px` (a turn started or stopped), it is retried
+    /// from no motion and from the prediction panned by ±1 and ±2 of these
+    /// steps and tilted by ±1 (degrees); the best passing attempt wins. 0
+    /// disables the retries. Default 4 (≈ 9 px at the coarsest of 3 levels,
+    /// inside the basin of `max_residual_px`; two steps cover turns up to
+    /// ≈ 300°/s at 30 Hz).
+    pub retry_rotation_deg: f64,
+    /// See `retry_rotation_deg`. Default 0.8 px (good tracking on cairn-sim
+    /// sequences: 0.5–0.6 px; see `max_mean_residual_px`).
+    pub retry_above_residual_px: f64,
     /// While lost, relocalisation tries this many of the most recent
     /// keyframes. Default 5.
     pub recovery_keyframes: usize,
@@ -141,6 +157,9 @@ impl Default for TrackingConfig {
             max_speed_m_s: 3.0,
             max_angular_speed_deg_s: 360.0,
             min_frame_interval_s: 1.0 / 30.0,
+            max_frame_gap_s: 0.25,
+            retry_rotation_deg: 4.0,
+            retry_above_residual_px: 0.8,
             recovery_keyframes: 5,
             reinitialise_after: 15,
         }
@@ -180,7 +199,7 @@ impl SlamConfig {
     /// Checks every value's range; the first problem is the error.
     pub fn validate(&self) -> Result<()> {
         let (e, t, k) = (&self.edges, &self.tracking, &self.keyframes);
-        let checks: [(bool, &str); 15] = [
+        let checks: [(bool, &str); 18] = [
             ((1..=8).contains(&e.pyramid_levels), "edges.pyramid_levels must be 1..=8"),
             (e.gaussian_sigma.is_finite() && e.gaussian_sigma >= 0.0, "edges.gaussian_sigma must be ≥ 0"),
             (e.low_threshold > 0.0, "edges.low_threshold must be > 0"),
@@ -195,6 +214,9 @@ impl SlamConfig {
             ((0.0..=1.0).contains(&t.min_inlier_ratio), "tracking.min_inlier_ratio must be in [0, 1]"),
             (t.max_speed_m_s > 0.0 && t.max_angular_speed_deg_s > 0.0, "tracking: speed limits must be > 0"),
             (t.reinitialise_after >= 1, "tracking.reinitialise_after must be ≥ 1"),
+            (t.max_frame_gap_s > 0.0, "tracking.max_frame_gap_s must be > 0"),
+            (t.retry_rotation_deg >= 0.0, "tracking.retry_rotation_deg must be ≥ 0"),
+            (t.retry_above_residual_px >= 0.0, "tracking.retry_above_residual_px must be ≥ 0"),
             ((0.0..=1.0).contains(&k.min_visible_ratio), "keyframes.min_visible_ratio must be in [0, 1]"),
         ];
         match checks.iter().find(|(ok, _)| !ok) {

@@ -13,13 +13,17 @@
 //! - [`projection`] and [`align`]: projection with plumb_bob distortion and
 //!   the Levenberg–Marquardt alignment (Huber, coarse-to-fine, analytic
 //!   Jacobians) of keyframe points to a frame's distance fields.
+//! - [`input`]: [`InputWarnings`] (missing depth, stamp gaps, stamps that
+//!   do not advance), reported with every frame.
 //! - [`lost`]: the lost checks (too few reprojections, high residual,
 //!   implausible jump) and relocalisation against recent keyframes.
 //! - [`odometry`]: [`Odometry::process`] — constant-velocity prediction,
 //!   alignment, lost handling, the keyframe policy
 //!   (one active keyframe; the sliding-window optimiser and loop closure of
 //!   the full system are to come) and per-stage timing.
-//! - [`config`]: [`SlamConfig`], grouped by stage, serde, documented defaults.
+//! - [`config`]: [`SlamConfig`], grouped by stage, serde, documented defaults;
+//!   [`params`] reads and writes it as a ROS 2 parameter file
+//!   (`config/slam.yaml`).
 //!
 //! ```
 //! use cairn_core::{DepthImage, PinholeCamera, RgbImage};
@@ -41,9 +45,11 @@ pub mod distance;
 pub mod edges;
 pub mod error;
 pub mod frame;
+pub mod input;
 pub mod keyframe;
 pub mod lost;
 pub mod odometry;
+pub mod params;
 pub mod projection;
 pub mod pyramid;
 
@@ -51,5 +57,6 @@ pub use config::{EdgeConfig, KeyframeConfig, SlamConfig, TrackingConfig};
 pub use distance::DistanceField;
 pub use edges::EdgeMap;
 pub use error::{Error, Result};
+pub use input::InputWarnings;
 pub use keyframe::Keyframe;
 pub use odometry::{FrameResult, FrameTiming, LostReason, Odometry, TrackingState};

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 
 use cairn_core::transform::{Rigid3, rotation_angle};
+use nalgebra::{Translation3, UnitQuaternion, Vector3};
 
 use crate::align::{Alignment, LevelTarget, ResidualStats, align};
 use crate::config::TrackingConfig;
@@ -30,6 +31,7 @@ pub enum LostReason {
 }
 
 /// The outcome of tracking one frame.
+#[derive(Clone)]
 pub(crate) struct TrackOutcome {
     pub(crate) state: TrackingState,
     /// The pose when tracked.
@@ -90,6 +92,72 @@ pub(crate) fn relocalise(
         (None, Some((alignment, reason))) => TrackOutcome::lost(reason, Some(alignment)),
         (None, None) => TrackOutcome::lost(LostReason::TooFewReprojections, None),
     }
+}
+
+/// Aligns `keyframe` from `guess` (`camera_from_keyframe`) and applies the
+/// lost checks and the jump check.
+pub(crate) fn attempt(
+    keyframe: &Keyframe,
+    targets: &[LevelTarget<'_>],
+    guess: Rigid3,
+    previous: Option<(f64, Rigid3)>,
+    stamp: f64,
+    config: &TrackingConfig,
+) -> TrackOutcome {
+    let alignment = align(&keyframe.points, targets, guess, config);
+    let world_from_camera = keyframe.world_from_keyframe * alignment.camera_from_keyframe.inverse();
+    let verdict = check(&alignment.stats, config).or_else(|| check_jump(previous, stamp, &world_from_camera, config));
+    match verdict {
+        Some(reason) => TrackOutcome::lost(reason, Some(alignment)),
+        None => TrackOutcome {
+            state: TrackingState::Tracking,
+            world_from_camera: Some(world_from_camera),
+            alignment: Some(alignment),
+            relocalised_against: None,
+        },
+    }
+}
+
+/// The constant-velocity prediction is wrong when a turn starts or ends,
+/// and a turn of a few degrees moves the edges out of the coarsest level's
+/// basin, where yaw and sideways motion look alike: Levenberg–Marquardt
+/// then settles for a translation (the corridor failure). When the
+/// alignment from the prediction `guess` fails the checks, or passes with
+/// a mean residual above `tracking.retry_above_residual_px`, this retries
+/// from `still` (no motion since the previous frame) and from the
+/// prediction panned by ±1 and ±2 steps of `tracking.retry_rotation_deg`
+/// and tilted by ±1 step (rotations about the camera's y and x axes), and
+/// returns the passing attempt with the lowest mean residual, `first`
+/// included; `first` itself when nothing passes.
+pub(crate) fn retry(
+    first: TrackOutcome,
+    keyframe: &Keyframe,
+    targets: &[LevelTarget<'_>],
+    (guess, still): (Rigid3, Option<Rigid3>),
+    (previous, stamp): (Option<(f64, Rigid3)>, f64),
+    config: &TrackingConfig,
+) -> TrackOutcome {
+    let step = config.retry_rotation_deg.to_radians();
+    let good = first.state.is_tracked() && mean_residual(&first) <= config.retry_above_residual_px;
+    if good || step <= 0.0 {
+        return first;
+    }
+    let turn = |axis: Vector3<f64>, steps: f64| {
+        Rigid3::from_parts(Translation3::identity(), UnitQuaternion::from_scaled_axis(axis * (step * steps)))
+    };
+    let turns = [(Vector3::y(), 1.0), (Vector3::y(), -1.0), (Vector3::y(), 2.0), (Vector3::y(), -2.0)];
+    let tilts = [(Vector3::x(), 1.0), (Vector3::x(), -1.0)];
+    let guesses = still.into_iter().chain(turns.iter().chain(&tilts).map(|&(axis, steps)| turn(axis, steps) * guess));
+    let best = guesses
+        .map(|start| attempt(keyframe, targets, start, previous, stamp, config))
+        .chain(std::iter::once(first.clone()))
+        .filter(|outcome| outcome.state.is_tracked())
+        .min_by(|a, b| mean_residual(a).total_cmp(&mean_residual(b)));
+    best.unwrap_or(first)
+}
+
+fn mean_residual(outcome: &TrackOutcome) -> f64 {
+    outcome.alignment.map_or(f64::INFINITY, |a| a.stats.mean_residual)
 }
 
 /// The lost checks on an alignment's finest-level statistics.

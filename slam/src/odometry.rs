@@ -29,9 +29,10 @@ use cairn_core::{DepthImage, PinholeCamera, RgbImage};
 use crate::align::{Alignment, LevelTarget, align};
 use crate::config::SlamConfig;
 use crate::frame::{Frame, ms_since};
+use crate::input::InputWarnings;
 use crate::keyframe::Keyframe;
 pub use crate::lost::LostReason;
-use crate::lost::{TrackOutcome, check, check_jump, relocalise};
+use crate::lost::{TrackOutcome, attempt, check, relocalise, retry};
 use crate::projection::LevelCamera;
 use crate::{Error, Result};
 
@@ -100,6 +101,8 @@ pub struct FrameResult {
     pub iterations: usize,
     /// Stage timings.
     pub timing: FrameTiming,
+    /// Problems with the frame's inputs (tracked or not).
+    pub warnings: InputWarnings,
 }
 
 /// The edge-based RGB-D visual odometry: feed frames in order to
@@ -181,6 +184,7 @@ impl Odometry {
             mean_residual_px: outcome.alignment.map_or(f64::INFINITY, |a| a.stats.mean_residual),
             iterations: outcome.alignment.map_or(0, |a| a.iterations),
             timing,
+            warnings: InputWarnings::check(stamp, self.previous.map(|p| p.0), depth, &self.config),
         };
         match outcome.world_from_camera {
             Some(world_from_camera) if outcome.state.is_tracked() => {
@@ -347,20 +351,13 @@ impl Odometry {
         }
         let targets = self.targets(frame);
         if !self.lost {
+            let (t, previous) = (&self.config.tracking, self.previous);
             let guess = world_from_predicted.inverse() * active.world_from_keyframe;
-            let alignment = align(&active.points, &targets, guess, &self.config.tracking);
-            let world_from_camera = active.world_from_keyframe * alignment.camera_from_keyframe.inverse();
-            let verdict = check(&alignment.stats, &self.config.tracking)
-                .or_else(|| check_jump(self.previous, stamp, &world_from_camera, &self.config.tracking));
-            return match verdict {
-                Some(reason) => TrackOutcome::lost(reason, Some(alignment)),
-                None => TrackOutcome {
-                    state: TrackingState::Tracking,
-                    world_from_camera: Some(world_from_camera),
-                    alignment: Some(alignment),
-                    relocalised_against: None,
-                },
-            };
+            let still =
+                previous.map(|(_, world_from_previous)| world_from_previous.inverse() * active.world_from_keyframe);
+            let still = still.filter(|_| !is_identity(&self.velocity.0));
+            let first = attempt(active, &targets, guess, previous, stamp, t);
+            return retry(first, active, &targets, (guess, still), (previous, stamp), t);
         }
         relocalise(&self.keyframes, &targets, world_from_predicted, &self.config.tracking)
     }
@@ -398,4 +395,9 @@ impl Odometry {
         }
         true
     }
+}
+
+/// Whether a motion is exactly the identity (the velocity after a loss).
+fn is_identity(motion: &Rigid3) -> bool {
+    motion.translation.vector == nalgebra::Vector3::zeros() && motion.rotation.angle() == 0.0
 }

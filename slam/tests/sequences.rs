@@ -234,3 +234,63 @@ fn lost_without_a_keyframe_to_return_to_restarts_from_a_new_one() {
     let rmse = ate(&results[15..], &far, &(4..far.frames.len()).collect::<Vec<_>>());
     assert!(rmse < 0.02, "ATE RMSE after the restart {rmse} m");
 }
+
+/// One input of a plan: (ground-truth index, stamp, colour, depth).
+type Input<'a> = (usize, f64, &'a RgbImage, &'a DepthImage);
+
+/// Runs a plan; returns its results and ATE against the ground truth.
+fn run_plan(plan: &[Input<'_>], sequence: &Sequence) -> (Vec<FrameResult>, f64) {
+    let results = run(plan.iter().map(|&(_, stamp, rgb, depth)| (stamp, rgb, depth)));
+    let truth: Vec<usize> = plan.iter().map(|p| p.0).collect();
+    let rmse = ate(&results, sequence, &truth);
+    (results, rmse)
+}
+
+#[test]
+fn each_broken_input_is_flagged_and_costs_at_most_half_the_clean_ate_again() {
+    // The acceptance of the robustness issue, one problem per run: a frame
+    // with all-zero depth, a black frame, a 1 s gap in the stamps (the
+    // camera's images go on), a duplicated frame (same stamp).
+    let sequence = noisy();
+    let (width, height) = (camera().camera.width, camera().camera.height);
+    let no_depth = DepthImage::new(width, height, vec![0.0; (width * height) as usize]).unwrap();
+    let black = RgbImage::new(width, height, vec![0; (width * height * 3) as usize]).unwrap();
+    let clean: Vec<Input<'_>> =
+        sequence.frames.iter().enumerate().map(|(k, (rgb, depth))| (k, sequence.stamps[k], rgb, depth)).collect();
+    let (clean_results, clean_ate) = run_plan(&clean, sequence);
+    assert!(clean_results.iter().all(|r| !r.warnings.any()), "the clean run has warnings");
+    let mut zero_depth = clean.clone();
+    zero_depth[12].3 = &no_depth;
+    let mut black_image = clean.clone();
+    black_image[18].2 = &black;
+    let mut gap = clean.clone();
+    gap[20..].iter_mut().for_each(|input| input.1 += 1.0);
+    let mut duplicate = clean.clone();
+    duplicate.insert(25, clean[24]);
+    type Flagged = fn(&FrameResult) -> bool;
+    let cases: [(&str, Vec<Input<'_>>, usize, Flagged); 4] = [
+        ("all-zero depth", zero_depth, 12, |r| r.warnings.missing_depth),
+        ("black image", black_image, 18, |r| r.tracking_state == TrackingState::Lost(LostReason::Textureless)),
+        ("1 s stamp gap", gap, 20, |r| r.warnings.stamp_gap),
+        ("duplicated frame", duplicate, 25, |r| r.warnings.stamp_not_increasing),
+    ];
+    let mut failures = Vec::new();
+    for (name, plan, at, flagged) in cases {
+        let (results, rmse) = run_plan(&plan, sequence);
+        assert_eq!(results.len(), plan.len(), "{name}: one result per input frame");
+        assert_finite(&results);
+        let (state, warnings) = (results[at].tracking_state, results[at].warnings);
+        eprintln!("{name}: ATE RMSE {rmse:.5} m (clean {clean_ate:.5} m), frame {at}: {state:?} {warnings:?}");
+        if !flagged(&results[at]) {
+            failures.push(format!("{name}: frame {at} not flagged: {:?}", results[at]));
+        }
+        let others_clean = results.iter().enumerate().all(|(k, r)| k == at || !r.warnings.any());
+        if !others_clean {
+            failures.push(format!("{name}: warnings on other frames"));
+        }
+        if rmse > 1.5 * clean_ate {
+            failures.push(format!("{name}: ATE {rmse:.5} m > 1.5 × clean {clean_ate:.5} m"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
