@@ -95,7 +95,7 @@ fn harmony_moves_ten_times_fewer_bytes_than_naive_at_16_microbatches() {
 #[test]
 fn harmony_trains_a_model_ten_times_the_device_within_capacity() {
     let capacity = 4 * MIB;
-    let (mut trainer, _) = trainer(big(), Schedule::Harmony, 16, capacity).unwrap();
+    let (mut trainer, _) = trainer(big(), Schedule::Harmony, 4, capacity).unwrap();
     assert!(trainer.model.weight_bytes() >= 10 * capacity);
     let reports: Vec<_> = (0..20).map(|_| trainer.step().unwrap()).collect();
     let peak = reports.iter().map(|r| r.device.peak_bytes).max().unwrap();

@@ -42,6 +42,9 @@ pub struct MlpBlock {
     ffn: usize,
     dropout: f32,
     aux_weight: f32,
+    /// Blocks in the stack: the output projection starts at 1/√(ffn·layers)
+    /// so the residual stream's variance stays bounded with depth (GPT-2 style).
+    layers: usize,
 }
 
 impl Layer for MlpBlock {
@@ -56,7 +59,7 @@ impl Layer for MlpBlock {
             ParamSpec::new("ln.bias", &[h], Init::Zeros),
             ParamSpec::new("w1", &[h, f], Init::Normal((1.0 / h as f32).sqrt())),
             ParamSpec::new("b1", &[f], Init::Zeros),
-            ParamSpec::new("w2", &[f, h], Init::Normal(0.5 / (f as f32).sqrt())),
+            ParamSpec::new("w2", &[f, h], Init::Normal(1.0 / ((f * self.layers) as f32).sqrt())),
             ParamSpec::new("b2", &[h], Init::Zeros),
         ]
     }
@@ -102,6 +105,7 @@ pub fn mlp_model(config: &MlpConfig) -> Result<Model> {
         ffn: config.ffn_mult * config.hidden,
         dropout: config.dropout,
         aux_weight: config.aux_weight,
+        layers: config.layers,
     };
     Ok(Model {
         name: format!("mlp {}×{} (ffn ×{})", config.layers, config.hidden, config.ffn_mult),
