@@ -228,4 +228,61 @@ mod tests {
         assert!(parse_bytes("32 parsecs").is_err());
         assert!(parse_bytes("MiB").is_err());
     }
+
+    fn bench_json(schedule: &str, device: &str) -> Result<serde_json::Value> {
+        use clap::Parser;
+        let argv = [
+            "cairn",
+            "train",
+            "bench",
+            "--model",
+            "gpt",
+            "--layers",
+            "8",
+            "--hidden",
+            "16",
+            "--heads",
+            "2",
+            "--seq",
+            "4",
+            "--rows",
+            "2",
+            "--device-mem",
+            device,
+            "--microbatches",
+            "4",
+            "--schedule",
+            schedule,
+            "--steps",
+            "2",
+            "--json",
+        ];
+        let out = crate::run(&crate::Cli::try_parse_from(argv)?)?;
+        Ok(serde_json::from_str(&out)?)
+    }
+
+    #[test]
+    fn bench_json_reports_traffic_by_category_and_peak() {
+        let naive = bench_json("naive", "96KiB").unwrap();
+        let harmony = bench_json("harmony", "96KiB").unwrap();
+        for value in [&naive, &harmony] {
+            for key in ["h2d_bytes", "d2h_bytes"] {
+                let t = &value[key];
+                let parts = ["weights", "activations", "gradients"].map(|k| t[k].as_u64().unwrap());
+                assert_eq!(t["total"].as_u64().unwrap(), parts.iter().sum::<u64>(), "{key}");
+            }
+            assert!(value["peak_device_bytes"].as_u64().unwrap() <= 96 * 1024);
+            assert!(value["step_seconds"].as_f64().unwrap() > 0.0);
+        }
+        let weights = naive["weight_bytes"].as_u64().unwrap();
+        assert!(weights > 96 * 1024, "the model must not fit the device");
+        assert_eq!(naive["h2d_bytes"]["weights"].as_u64().unwrap(), 2 * 4 * weights);
+        assert!(harmony["h2d_bytes"]["weights"].as_u64().unwrap() < 2 * weights);
+    }
+
+    #[test]
+    fn resident_on_a_small_device_reports_out_of_memory() {
+        let err = bench_json("resident", "96KiB").unwrap_err();
+        assert!(format!("{err:#}").contains("out of memory"), "{err:#}");
+    }
 }
