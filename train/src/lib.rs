@@ -33,6 +33,22 @@
 //! assert!(report.device.peak_bytes <= capacity);
 //! # Ok::<(), cairn_train::Error>(())
 //! ```
+//!
+//! # CLI (wired in cairn-nodes)
+//!
+//! ```text
+//! cairn train bench --model gpt|mlp --layers L --hidden H [--device-mem 32MiB]
+//!                   [--microbatches 4] --schedule resident|naive|harmony [--steps 3]
+//!                   [--rows 8] [--seq 32] [--heads 4] [--ffn-mult 1] [--json]
+//! ```
+//! prints the plan, loss, step time, bytes moved per iteration by direction
+//! and category (JSON: `h2d_bytes` / `d2h_bytes`, each with `total`,
+//! `weights`, `activations`, `gradients`), peak device bytes and stream busy
+//! times.
+//!
+//! Not yet here: the CUDA device, the profiling scheduler with its
+//! event-driven stream simulation (plans use [`plan::harmony_packs`], a
+//! greedy capacity rule), and checkpoints.
 
 pub mod device;
 pub mod error;
