@@ -33,6 +33,15 @@ pub enum Error {
     /// named tensor between layers).
     #[error("schedule error: {0}")]
     Schedule(String),
+    /// A checkpoint cannot be read or written, is corrupt, or belongs to a
+    /// different model, configuration or optimizer.
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The background optimizer thread failed.
     #[error("optimizer thread failed: {0}")]
     Optimizer(String),

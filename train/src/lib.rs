@@ -48,8 +48,12 @@
 //!
 //! Not yet here: the CUDA device, the profiling scheduler with its
 //! event-driven stream simulation (plans use [`plan::harmony_packs`], a
-//! greedy capacity rule), and checkpoints.
+//! greedy capacity rule).
+//!
+//! [`checkpoint`] saves and restores a trainer (weights, optimizer state,
+//! resolved config, step) as one safetensors file.
 
+pub mod checkpoint;
 pub mod device;
 pub mod error;
 pub mod exec;

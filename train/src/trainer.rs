@@ -36,9 +36,9 @@ pub struct Trainer {
     pub plan: Plan,
     /// The device.
     pub device: CpuDevice,
-    optimizer: OptimizerConfig,
-    states: Vec<Mutex<LayerState>>,
-    step: u64,
+    pub(crate) optimizer: OptimizerConfig,
+    pub(crate) states: Vec<Mutex<LayerState>>,
+    pub(crate) step: u64,
 }
 
 impl Trainer {
