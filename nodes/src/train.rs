@@ -72,9 +72,37 @@ pub struct BenchArgs {
     /// MLP hidden units per block as a multiple of `--hidden` (mlp).
     #[arg(long, default_value_t = 1)]
     ffn_mult: usize,
+    /// Checkpoint file (safetensors): resumed from when it exists, written
+    /// after every step. `--steps` counts from the start of the run.
+    #[arg(long, value_name = "FILE")]
+    checkpoint: Option<std::path::PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+impl BenchArgs {
+    /// The resolved configuration saved in (and checked against) checkpoints.
+    fn config_json(&self) -> String {
+        serde_json::json!({
+            "model": format!("{:?}", self.model), "layers": self.layers, "hidden": self.hidden,
+            "device_mem": self.device_mem, "microbatches": self.microbatches,
+            "schedule": format!("{:?}", self.schedule), "rows": self.rows, "seq": self.seq,
+            "heads": self.heads, "ffn_mult": self.ffn_mult, "optimizer": OptimizerConfig::default(), "init_seed": 0,
+        })
+        .to_string()
+    }
+}
+
+/// FNV-1a over the bits of every weight: equal runs print equal checksums.
+pub fn weights_checksum(weights: &[Vec<cairn_train::HostTensor>]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for value in weights.iter().flatten().flat_map(|w| &w.data) {
+        for byte in value.to_bits().to_le_bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{hash:016x}")
 }
 
 /// Runs a `train` subcommand.
@@ -148,14 +176,11 @@ fn bench(args: &BenchArgs) -> Result<String> {
     let (name, weight_bytes) = (model.name.clone(), model.weight_bytes());
     let packs: Vec<[usize; 2]> = plan.packs.iter().map(|p| [p.start, p.end]).collect();
     let mut trainer = Trainer::new(model, plan, CpuDevice::new(capacity), OptimizerConfig::default(), weights)?;
-    let bar = crate::progress::bar(format!("{schedule} {name}"), "steps");
-    bar.set_length(args.steps as u64);
-    let mut reports = Vec::new();
-    for step in 0..args.steps {
-        reports.push(trainer.step().with_context(|| format!("step {step} of the {schedule} schedule"))?);
-        bar.inc(1);
+    if let Some(path) = args.checkpoint.as_deref().filter(|p| p.exists()) {
+        trainer.load_checkpoint(path, &args.config_json())?;
     }
-    bar.finish_and_clear();
+    let reports = train(&mut trainer, args, &format!("{schedule} {name}"))?;
+    let checksum = weights_checksum(&trainer.weights()?);
     let timed = if reports.len() > 1 { &reports[1..] } else { &reports[..] };
     let step_s = timed.iter().map(|r| r.seconds).sum::<f64>() / timed.len() as f64;
     let samples = (args.rows * args.microbatches) as f64;
@@ -170,10 +195,33 @@ fn bench(args: &BenchArgs) -> Result<String> {
             "steps": args.steps, "step_seconds": step_s, "samples_per_second": samples / step_s,
             "h2d_bytes": traffic(&last.device.h2d), "d2h_bytes": traffic(&last.device.d2h),
             "peak_device_bytes": peak, "busy_seconds": last.device.busy, "losses": losses,
+            "first_step": reports[0].step, "weights_fnv1a": checksum,
         });
         return Ok(format!("{value}\n"));
     }
-    Ok(text(&name, weight_bytes, capacity, &plan_text, &reports, step_s, samples, peak))
+    let text = text(&name, weight_bytes, capacity, &plan_text, &reports, step_s, samples, peak);
+    Ok(format!("{text}weights checksum (FNV-1a): {checksum}\n"))
+}
+
+/// Runs the remaining steps up to `--steps`, checkpointing after each.
+fn train(trainer: &mut Trainer, args: &BenchArgs, label: &str) -> Result<Vec<StepReport>> {
+    let first = trainer.steps() as usize;
+    if first >= args.steps {
+        bail!("the checkpoint is already at step {first}; ask for more than --steps {}", args.steps);
+    }
+    let bar = crate::progress::bar(label, "steps");
+    bar.set_length(args.steps as u64);
+    bar.set_position(first as u64);
+    let mut reports = Vec::new();
+    for step in first..args.steps {
+        reports.push(trainer.step().with_context(|| format!("step {step} of {label}"))?);
+        if let Some(path) = &args.checkpoint {
+            trainer.save_checkpoint(path, &args.config_json())?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(reports)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -203,7 +251,7 @@ fn text(
         mib(weights),
         mib(capacity)
     );
-    out += &format!("loss: {:.5} → {:.5} over {} step(s)\n", reports[0].loss, last.loss, reports.len());
+    out += &format!("loss: {:.5} → {:.5} over steps {}..={}\n", reports[0].loss, last.loss, reports[0].step, last.step);
     out += &format!("step time: {:.3} s ({:.1} samples/s)\n", step_s, samples / step_s);
     out += &format!("per iteration, host → device: {}\n", traffic(&last.device.h2d));
     out += &format!("per iteration, device → host: {}\n", traffic(&last.device.d2h));
