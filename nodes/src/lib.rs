@@ -5,7 +5,7 @@
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
 //! dispatches through one `match` to a subcommand module ([`eval`], [`bag`],
-//! [`sim`], [`slam`], [`demo`]), which
+//! [`sim`], [`slam`], [`demo`], [`train`]), which
 //! returns the text to print. The `cairn` binary is a thin wrapper, so tests
 //! drive exactly the code users run:
 //!
@@ -23,6 +23,7 @@ pub mod progress;
 pub mod sim;
 pub mod slam;
 pub mod slam_bag;
+pub mod train;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -54,6 +55,9 @@ pub enum Command {
     /// cairn-sim (cached), track them with cairn slam, print ATE and frames/s,
     /// and plot each estimate against its ground truth.
     Demo(demo::DemoArgs),
+    /// Training: benchmark the swapping trainer's schedules.
+    #[command(subcommand)]
+    Train(train::TrainCommand),
 }
 
 /// Runs a parsed command line and returns what it prints on stdout.
@@ -64,5 +68,6 @@ pub fn run(cli: &Cli) -> Result<String> {
         Command::Sim(command) => sim::run(command),
         Command::Slam(args) => slam::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Train(command) => train::run(command),
     }
 }

@@ -1,0 +1,273 @@
+//! A CPU "device" with an enforced byte capacity and transfer accounting.
+//!
+//! Every tensor a schedule places on the device goes through [`CpuDevice`]:
+//! [`CpuDevice::upload`] (host → device, counted), [`CpuDevice::adopt`] (a
+//! tensor computed on the device) or [`CpuDevice::reserve`] (working memory
+//! of a computation). Each returns a handle that frees its bytes when
+//! dropped. An allocation that would pass the capacity is
+//! [`Error::OutOfMemory`], as on a real GPU. [`CpuDevice::download`] counts
+//! device → host bytes. Traffic is counted by direction and [`Category`],
+//! busy time by [`Stream`]; [`CpuDevice::take_stats`] returns and resets them
+//! (one call per iteration).
+//!
+//! The tensors themselves are candle CPU tensors: an upload is a real memory
+//! copy, so swap costs are real, if cheaper than over PCIe.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use candle_core::{Tensor, Var};
+use serde::Serialize;
+
+use crate::host::HostTensor;
+use crate::{Error, Result};
+
+/// What a device allocation or transfer holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    /// Layer weights.
+    Weights,
+    /// Activations: inputs, targets, stashed pack inputs, and gradients with
+    /// respect to activations (they are activation-sized).
+    Activations,
+    /// Weight gradients.
+    Gradients,
+}
+
+impl Category {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Weights => "weights",
+            Self::Activations => "activations",
+            Self::Gradients => "gradients",
+        }
+    }
+}
+
+/// The streams of a real device plus the host CPU. The executor is
+/// sequential, so their busy times are measured one after another (see the
+/// crate docs); the scheduler's simulation overlaps them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// Forward and backward kernels.
+    Compute,
+    /// Host → device copies.
+    SwapIn,
+    /// Device → host copies.
+    SwapOut,
+    /// Optimizer steps on the host.
+    Cpu,
+}
+
+/// Bytes by category.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    /// Weight bytes.
+    pub weights: u64,
+    /// Activation bytes.
+    pub activations: u64,
+    /// Gradient bytes.
+    pub gradients: u64,
+}
+
+impl Traffic {
+    /// All bytes.
+    pub fn total(&self) -> u64 {
+        self.weights + self.activations + self.gradients
+    }
+
+    fn add(&mut self, category: Category, bytes: u64) {
+        match category {
+            Category::Weights => self.weights += bytes,
+            Category::Activations => self.activations += bytes,
+            Category::Gradients => self.gradients += bytes,
+        }
+    }
+}
+
+/// Seconds each stream was busy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct StreamBusy {
+    /// Compute stream.
+    pub compute_s: f64,
+    /// Swap-in stream.
+    pub swap_in_s: f64,
+    /// Swap-out stream.
+    pub swap_out_s: f64,
+    /// Host optimizer.
+    pub cpu_s: f64,
+}
+
+/// What the device saw during one iteration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeviceStats {
+    /// Host → device bytes.
+    pub h2d: Traffic,
+    /// Device → host bytes.
+    pub d2h: Traffic,
+    /// Most bytes allocated at once.
+    pub peak_bytes: u64,
+    /// Busy time per stream.
+    pub busy: StreamBusy,
+}
+
+#[derive(Debug)]
+struct Ledger {
+    capacity: u64,
+    in_use: u64,
+    stats: DeviceStats,
+}
+
+/// The CPU device: a capacity, the bytes in use and the counters. Cloning
+/// shares the same ledger.
+#[derive(Debug, Clone)]
+pub struct CpuDevice {
+    ledger: Rc<RefCell<Ledger>>,
+}
+
+/// Bytes held on the device; freed when dropped.
+#[derive(Debug)]
+pub struct Allocation {
+    bytes: u64,
+    ledger: Rc<RefCell<Ledger>>,
+}
+
+impl Drop for Allocation {
+    fn drop(&mut self) {
+        let mut ledger = self.ledger.borrow_mut();
+        ledger.in_use = ledger.in_use.saturating_sub(self.bytes);
+    }
+}
+
+/// A tensor resident on the device, with its allocation.
+#[derive(Debug)]
+pub struct DeviceTensor {
+    /// The tensor (a candle `Var` when uploaded as trainable).
+    pub tensor: Tensor,
+    _allocation: Allocation,
+}
+
+impl DeviceTensor {
+    /// `self + other` in the same allocation (an in-place add on a real
+    /// device); the shapes must match.
+    pub fn add_in_place(self, other: &Tensor) -> Result<DeviceTensor> {
+        let tensor = (&self.tensor + other)?;
+        Ok(DeviceTensor { tensor, _allocation: self._allocation })
+    }
+}
+
+impl CpuDevice {
+    /// A device that can hold `capacity` bytes.
+    pub fn new(capacity: u64) -> Self {
+        let ledger = Ledger { capacity, in_use: 0, stats: DeviceStats::default() };
+        Self { ledger: Rc::new(RefCell::new(ledger)) }
+    }
+
+    /// The capacity in bytes.
+    pub fn capacity(&self) -> u64 {
+        self.ledger.borrow().capacity
+    }
+
+    /// Bytes allocated now.
+    pub fn in_use(&self) -> u64 {
+        self.ledger.borrow().in_use
+    }
+
+    /// Allocates `bytes`, or fails with [`Error::OutOfMemory`].
+    pub fn reserve(&self, bytes: u64, category: Category) -> Result<Allocation> {
+        let mut ledger = self.ledger.borrow_mut();
+        if ledger.in_use + bytes > ledger.capacity {
+            return Err(Error::OutOfMemory {
+                requested: bytes,
+                in_use: ledger.in_use,
+                capacity: ledger.capacity,
+                category: category.name(),
+            });
+        }
+        ledger.in_use += bytes;
+        ledger.stats.peak_bytes = ledger.stats.peak_bytes.max(ledger.in_use);
+        Ok(Allocation { bytes, ledger: self.ledger.clone() })
+    }
+
+    /// Registers a tensor computed on the device.
+    pub fn adopt(&self, tensor: Tensor, category: Category) -> Result<DeviceTensor> {
+        let allocation = self.reserve(4 * tensor.elem_count() as u64, category)?;
+        Ok(DeviceTensor { tensor, _allocation: allocation })
+    }
+
+    /// Copies a host tensor to the device (a candle `Var` if `trainable`),
+    /// counting the bytes and the swap-in time.
+    pub fn upload(&self, host: &HostTensor, category: Category, trainable: bool) -> Result<DeviceTensor> {
+        let allocation = self.reserve(host.bytes(), category)?;
+        let start = Instant::now();
+        let tensor = if trainable {
+            Var::from_slice(&host.data, host.shape.as_slice(), &candle_core::Device::Cpu)?.as_tensor().clone()
+        } else {
+            host.to_tensor()?
+        };
+        self.busy(Stream::SwapIn, start.elapsed());
+        self.ledger.borrow_mut().stats.h2d.add(category, host.bytes());
+        Ok(DeviceTensor { tensor, _allocation: allocation })
+    }
+
+    /// Copies a device tensor to the host, counting the bytes and the
+    /// swap-out time.
+    pub fn download(&self, tensor: &Tensor, category: Category) -> Result<HostTensor> {
+        let start = Instant::now();
+        let host = HostTensor::from_tensor(tensor)?;
+        self.busy(Stream::SwapOut, start.elapsed());
+        self.ledger.borrow_mut().stats.d2h.add(category, host.bytes());
+        Ok(host)
+    }
+
+    /// Adds busy time to a stream.
+    pub fn busy(&self, stream: Stream, time: Duration) {
+        let busy = &mut self.ledger.borrow_mut().stats.busy;
+        let seconds = time.as_secs_f64();
+        match stream {
+            Stream::Compute => busy.compute_s += seconds,
+            Stream::SwapIn => busy.swap_in_s += seconds,
+            Stream::SwapOut => busy.swap_out_s += seconds,
+            Stream::Cpu => busy.cpu_s += seconds,
+        }
+    }
+
+    /// The counters since the last call; resets them (the peak restarts at
+    /// the bytes in use now).
+    pub fn take_stats(&self) -> DeviceStats {
+        let mut ledger = self.ledger.borrow_mut();
+        let fresh = DeviceStats { peak_bytes: ledger.in_use, ..Default::default() };
+        std::mem::replace(&mut ledger.stats, fresh)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allocations_past_capacity_fail_and_drops_free() {
+        let device = CpuDevice::new(100);
+        let a = device.reserve(60, Category::Weights).unwrap();
+        let err = device.reserve(41, Category::Gradients).unwrap_err();
+        assert!(matches!(err, Error::OutOfMemory { requested: 41, in_use: 60, capacity: 100, .. }));
+        drop(a);
+        let _b = device.reserve(100, Category::Gradients).unwrap();
+        assert_eq!(device.take_stats().peak_bytes, 100);
+    }
+
+    #[test]
+    fn transfers_are_counted_by_direction_and_category() {
+        let device = CpuDevice::new(1 << 20);
+        let host = HostTensor::zeros(&[4, 8]);
+        let on_device = device.upload(&host, Category::Weights, true).unwrap();
+        assert!(on_device.tensor.is_variable());
+        assert_eq!(device.in_use(), 128);
+        device.download(&on_device.tensor, Category::Gradients).unwrap();
+        let stats = device.take_stats();
+        assert_eq!(stats.h2d, Traffic { weights: 128, ..Default::default() });
+        assert_eq!(stats.d2h, Traffic { gradients: 128, ..Default::default() });
+        assert_eq!(device.take_stats().h2d.total(), 0);
+    }
+}
