@@ -8,8 +8,9 @@
 //!   its camera frame, as in tracking).
 //! - **Odometry edges** carry a documented constant information
 //!   (`graph.odometry_sigma_m`, `graph.odometry_sigma_deg`; the tracker's
-//!   `JᵀJ` is not used: neighbouring edge pixels are strongly correlated,
-//!   which makes it overconfident by orders of magnitude). An edge across a
+//!   `JᵀJ` is not used: it counts thousands of neighbouring, correlated
+//!   edge pixels as independent measurements, so its scale relative to
+//!   the loop edges' information would be arbitrary). An edge across a
 //!   tracking restart is `graph.restart_sigma_scale` times looser.
 //! - **Loop edges** carry the detector's information under a Cauchy kernel
 //!   (`graph.loop_kernel_scale`); after optimising, the loop edge with the

@@ -69,9 +69,9 @@ pub trait LoopDetector {
 
 /// A read-only view of the pose graph for loop detection: keyframe poses,
 /// and their marginal covariances computed on the first request (dense:
-/// one Cholesky factorisation of the 6n × 6n information matrix, O(n³);
-/// measured in the graph's tests at ≈ 10 ms for 100 keyframes), then cached
-/// for the life of the view.
+/// one Cholesky factorisation of the 6n × 6n information matrix, O(n³):
+/// see [`PoseGraph::marginal_covariances`]), then cached for the life of
+/// the view.
 pub struct PoseGraphView<'a> {
     graph: &'a PoseGraph,
     covariances: OnceCell<Vec<Matrix6<f64>>>,

@@ -173,6 +173,16 @@ fn ground_truth_loops_remove_the_two_lap_drift_and_wrong_loops_are_rejected() {
         closed.max,
         graph.nodes().len()
     );
+    // The cost of marginals on demand (printed, not asserted).
+    let start = std::time::Instant::now();
+    let last = graph.nodes().last().unwrap().id;
+    let covariance = graph.view().marginal_covariance(last).unwrap();
+    eprintln!(
+        "marginal covariances of {} keyframes: {:.1} ms; last keyframe σ_xyz {:.4} m",
+        graph.nodes().len(),
+        start.elapsed().as_secs_f64() * 1e3,
+        covariance.fixed_view::<3, 3>(0, 0).trace().sqrt()
+    );
     assert_eq!(odometry.poses, frames.len());
     assert_eq!(windowed.poses, frames.len());
     assert_eq!(closed.poses, frames.len());
