@@ -237,7 +237,7 @@ impl PoseGraph {
                 .enumerate()
                 .filter(|(_, e)| matches!(e.kind, EdgeKind::Loop { .. }))
                 .map(|(i, e)| (i, self.whitened_error(e)))
-                .filter(|&(_, error)| !(error <= self.config.loop_reject_sigma))
+                .filter(|&(_, error)| error.is_nan() || error > self.config.loop_reject_sigma)
                 .max_by(|a, b| a.1.total_cmp(&b.1));
             match worst {
                 Some((i, _)) => {
@@ -435,7 +435,7 @@ mod tests {
         graph.add_keyframe(0, 0.0, world_from_node).unwrap();
         for k in 1..truth.len() {
             let measured = bias * truth[k].inverse() * truth[k - 1];
-            world_from_node = world_from_node * measured.inverse();
+            world_from_node *= measured.inverse();
             graph.add_keyframe(k, k as f64, world_from_node).unwrap();
             graph.add_odometry(k - 1, k, measured, false).unwrap();
         }

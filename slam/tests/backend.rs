@@ -91,7 +91,7 @@ impl LoopDetector for GroundTruthLoops {
                 );
             edges.push(self.edge(newest, (id, pose), noise));
         }
-        if count % WRONG_EVERY == 0 && count > 2 * MIN_GAP {
+        if count.is_multiple_of(WRONG_EVERY) && count > 2 * MIN_GAP {
             // A wrong match: claims the camera is back at a keyframe taken
             // half the run ago (the rendered office repeats textures).
             let other = self.keyframes[self.rng.random_range(0..count / 2)];
