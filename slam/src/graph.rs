@@ -19,25 +19,17 @@
 //! - **Marginal covariances** ([`PoseGraph::marginal_covariances`]) come from
 //!   the linearised system at the current estimate, inverted densely.
 //!
-//! Twists in cairn are `(v, ω)` (translation first); factrs orders SE(3)
-//! tangents `(ω, v)`: [`swap_blocks`] converts information and covariance
-//! matrices between the two.
+//! The factrs side (factor graph, solver runs, marginals) is in
+//! [`crate::solver`].
 
 use std::collections::HashMap;
-use std::ops::Mul;
 
 use cairn_core::transform::Rigid3;
-use factrs::containers::{FactorBuilder, Graph, Values, ValuesOrder};
-use factrs::core::{BetweenResidual, LevenMarquardt, PriorResidual, SE3, SO3};
-use factrs::linalg::{Matrix6 as FMatrix6, Vector3 as FVector3};
-use factrs::noise::GaussianNoise;
-use factrs::optimizers::{LevenParams, OptError, Optimizer};
-use factrs::robust::Cauchy;
-use factrs::symbols::X;
-use nalgebra::{DMatrix, Matrix6, Quaternion, Translation3, UnitQuaternion, Vector6};
+use nalgebra::{Matrix6, Vector6};
 
 use crate::config::GraphConfig;
 use crate::loops::{LoopEdge, PoseGraphView};
+use crate::solver;
 use crate::{Error, Result};
 
 /// A keyframe in the graph.
@@ -122,6 +114,11 @@ impl PoseGraph {
     /// Loop edges that were dropped as outliers.
     pub fn rejected(&self) -> &[Edge] {
         &self.rejected
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &GraphConfig {
+        &self.config
     }
 
     /// A read-only view for loop detectors.
@@ -223,14 +220,17 @@ impl PoseGraph {
         }
         let mut first_round = true;
         loop {
-            let (values, cost_before, cost_after, iterations) = self.solve()?;
+            let solution = solver::solve(self)?;
             if first_round {
-                report.initial_cost = cost_before;
+                report.initial_cost = solution.initial_cost;
                 first_round = false;
             }
-            report.final_cost = cost_after;
-            report.iterations += iterations;
-            self.read_back(&values)?;
+            report.final_cost = solution.final_cost;
+            report.iterations += solution.iterations;
+            for (node, world_from_keyframe) in self.nodes.iter_mut().zip(solution.world_from_keyframe) {
+                check_finite(&world_from_keyframe, "optimised pose")?;
+                node.world_from_keyframe = world_from_keyframe;
+            }
             let worst = self
                 .edges
                 .iter()
@@ -262,120 +262,15 @@ impl PoseGraph {
         (twist.transpose() * edge.information * twist)[(0, 0)].max(0.0).sqrt()
     }
 
-    /// One Levenberg–Marquardt run: the optimised values, the cost before
-    /// and after, and the iterations. Ends when a step no longer lowers the
-    /// cost (factrs' "failed to step" at the optimum included).
-    fn solve(&self) -> Result<(Values, f64, f64, usize)> {
-        let graph = self.factor_graph()?;
-        let mut values = Values::new();
-        for (i, node) in self.nodes.iter().enumerate() {
-            values.insert_unchecked(X(i as u32), to_factrs(&node.world_from_keyframe));
-        }
-        let mut optimizer = LevenMarquardt::new(LevenParams::default(), graph);
-        let initial = optimizer.error(&values);
-        optimizer.init(&values);
-        let mut cost = initial;
-        let mut iterations = 0;
-        while iterations < self.config.max_iterations && cost > 0.0 {
-            iterations += 1;
-            match optimizer.step(values.clone(), iterations) {
-                Ok((next, _)) => {
-                    let next_cost = optimizer.error(&next);
-                    let decrease = cost - next_cost;
-                    values = next;
-                    let converged = decrease <= 1e-9 * cost;
-                    cost = next_cost;
-                    if converged {
-                        break;
-                    }
-                }
-                Err(OptError::FailedToStep) => break,
-                Err(error) => return Err(Error::Graph(format!("Levenberg–Marquardt failed: {error:?}"))),
-            }
-        }
-        Ok((values, initial, cost, iterations))
-    }
-
-    /// The factrs graph: the gauge prior, then one between factor per edge.
-    fn factor_graph(&self) -> Result<Graph> {
-        let mut graph = Graph::with_capacity(self.edges.len() + 1);
-        let first = self.nodes.first().ok_or(Error::Graph("the graph has no keyframes".into()))?;
-        let prior = PriorResidual::new(to_factrs(&first.world_from_keyframe));
-        graph.add_factor(
-            FactorBuilder::new1_unchecked(prior, X(0)).noise(GaussianNoise::<6>::from_scalar_sigma(1e-6)).build(),
-        );
-        for edge in &self.edges {
-            let (from, to) = (self.index_of(edge.from)?, self.index_of(edge.to)?);
-            // factrs: r = log(X_to⁻¹ · X_from · Z) with Z = from_from_to.
-            let residual = BetweenResidual::new(to_factrs(&edge.to_from_from.inverse()));
-            let information = to_fmatrix(&swap_blocks(&edge.information));
-            let noise = GaussianNoise::<6>::from_matrix_inf(information.as_view())
-                .ok_or_else(|| Error::InvalidEdge(format!("edge {} → {}: bad information", edge.from, edge.to)))?;
-            let builder = FactorBuilder::new2_unchecked(residual, X(from as u32), X(to as u32)).noise(noise);
-            let factor = match edge.kind {
-                EdgeKind::Loop { .. } => builder.robust(Cauchy::new(self.config.loop_kernel_scale)).build(),
-                EdgeKind::Odometry | EdgeKind::Restart => builder.build(),
-            };
-            graph.add_factor(factor);
-        }
-        Ok(graph)
-    }
-
-    fn read_back(&mut self, values: &Values) -> Result<()> {
-        for (i, node) in self.nodes.iter_mut().enumerate() {
-            let pose: &SE3 = values
-                .get_unchecked(X(i as u32))
-                .ok_or_else(|| Error::Graph(format!("keyframe {} missing from the solution", node.id)))?;
-            let world_from_keyframe = from_factrs(pose);
-            check_finite(&world_from_keyframe, "optimised pose")?;
-            node.world_from_keyframe = world_from_keyframe;
-        }
-        Ok(())
-    }
-
     /// Marginal covariances of every node (in node order), as right
     /// perturbations `(v, ω)` in the keyframe's frame: the 6×6 diagonal
     /// blocks of `(JᵀJ)⁻¹` of the whitened, robust-weighted system
     /// linearised at the current estimate. Cost: one dense Cholesky of the
-    /// 6n × 6n matrix and n six-column solves, O(n³).
+    /// 6n × 6n matrix and n six-column solves, O(n³) (≈ 0.1 s for 70
+    /// keyframes in the dev profile).
     pub fn marginal_covariances(&self) -> Result<Vec<Matrix6<f64>>> {
-        let graph = self.factor_graph()?;
-        let mut values = Values::new();
-        for (i, node) in self.nodes.iter().enumerate() {
-            values.insert_unchecked(X(i as u32), to_factrs(&node.world_from_keyframe));
-        }
-        let order = ValuesOrder::from_values(&values);
-        let linear = graph.linearize(&values);
-        let pattern = graph.sparsity_pattern(order.clone());
-        let jacobian = linear.residual_jacobian(&pattern).diff;
-        let transposed =
-            jacobian.as_ref().transpose().to_col_major().map_err(|e| Error::Graph(format!("JᵀJ: {e:?}")))?;
-        let dense = transposed.mul(jacobian.as_ref()).to_dense();
-        let n = dense.nrows();
-        let hessian = DMatrix::from_fn(n, n, |r, c| dense[(r, c)]);
-        let cholesky = hessian.cholesky().ok_or_else(|| Error::Graph("the information matrix is singular".into()))?;
-        let mut covariances = Vec::with_capacity(self.nodes.len());
-        for i in 0..self.nodes.len() {
-            let column = order
-                .get(X(i as u32))
-                .map(|idx| idx.idx)
-                .ok_or_else(|| Error::Graph(format!("node {i} has no column")))?;
-            let mut unit = DMatrix::zeros(n, 6);
-            for k in 0..6 {
-                unit[(column + k, k)] = 1.0;
-            }
-            let solved = cholesky.solve(&unit);
-            let block = Matrix6::from_fn(|r, c| solved[(column + r, c)]);
-            covariances.push(swap_blocks(&block));
-        }
-        Ok(covariances)
+        solver::marginal_covariances(self)
     }
-}
-
-/// Swaps the 3×3 blocks of a 6×6 twist matrix between `(v, ω)` and `(ω, v)`
-/// order (its own inverse).
-pub fn swap_blocks(m: &Matrix6<f64>) -> Matrix6<f64> {
-    Matrix6::from_fn(|r, c| m[((r + 3) % 6, (c + 3) % 6)])
 }
 
 /// The twist `(v, ω)` of a small transform: its translation and its
@@ -390,23 +285,6 @@ pub fn twist_of(transform: &Rigid3) -> Vector6<f64> {
 fn check_finite(transform: &Rigid3, what: &str) -> Result<()> {
     let finite = transform.translation.vector.iter().chain(transform.rotation.coords.iter()).all(|v| v.is_finite());
     if finite { Ok(()) } else { Err(Error::InvalidEdge(format!("{what} is not finite"))) }
-}
-
-fn to_factrs(transform: &Rigid3) -> SE3 {
-    let q = transform.rotation.quaternion();
-    let t = transform.translation.vector;
-    SE3::from_rot_trans(SO3::from_xyzw(q.i, q.j, q.k, q.w), FVector3::new(t.x, t.y, t.z))
-}
-
-fn from_factrs(pose: &SE3) -> Rigid3 {
-    let (rotation, xyz) = (pose.rot(), pose.xyz());
-    let quaternion =
-        UnitQuaternion::from_quaternion(Quaternion::new(rotation.w(), rotation.x(), rotation.y(), rotation.z()));
-    Rigid3::from_parts(Translation3::new(xyz[0], xyz[1], xyz[2]), quaternion)
-}
-
-fn to_fmatrix(m: &Matrix6<f64>) -> FMatrix6 {
-    FMatrix6::from_fn(|r, c| m[(r, c)])
 }
 
 #[cfg(test)]

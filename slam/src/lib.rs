@@ -22,7 +22,8 @@
 //! - [`window`]: sliding-window refinement of the recent keyframe poses
 //!   (edge reprojection into each other's distance fields).
 //! - [`graph`]: the keyframe [`PoseGraph`] (factrs Levenberg–Marquardt,
-//!   robust loop edges, marginal covariances).
+//!   robust loop edges, marginal covariances); [`solver`] holds its factrs
+//!   side.
 //! - [`loops`]: the [`LoopDetector`] seam and what it sees
 //!   ([`loops::Keyframe`], [`PoseGraphView`]) and returns ([`LoopEdge`]).
 //! - [`system`]: [`Slam`] — odometry + window + graph + optional loop
@@ -56,6 +57,7 @@ pub mod lost;
 pub mod odometry;
 pub mod projection;
 pub mod pyramid;
+pub mod solver;
 pub mod system;
 pub mod window;
 
