@@ -302,5 +302,11 @@ mod tests {
         let mut config = SlamConfig::default();
         config.tracking.min_depth_m = 9.0;
         assert!(config.validate().is_err());
+        let mut config = SlamConfig::default();
+        config.window.size = 1;
+        assert!(config.validate().unwrap_err().to_string().contains("window.size"));
+        let mut config = SlamConfig::default();
+        config.graph.odometry_sigma_m = 0.0;
+        assert!(config.validate().unwrap_err().to_string().contains("graph"));
     }
 }
