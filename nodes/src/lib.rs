@@ -49,7 +49,8 @@ pub enum Command {
     /// Render synthetic sensor data with ground truth.
     #[command(subcommand)]
     Sim(sim::SimCommand),
-    /// Edge-based RGB-D odometry over a TUM RGB-D folder: one pose per frame.
+    /// Edge-based RGB-D SLAM (tracking, sliding window, pose graph) over a TUM
+    /// RGB-D folder or a rosbag2 bag: one pose per frame.
     Slam(slam::SlamArgs),
     /// The end-to-end demo on embedded defaults: render office sequences with
     /// cairn-sim (cached), track them with cairn slam, print ATE and frames/s,

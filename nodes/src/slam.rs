@@ -1,7 +1,10 @@
-//! `cairn slam INPUT --out est.tum`: edge-based RGB-D odometry over a TUM
-//! RGB-D folder or a rosbag2 bag with TUM's topics (see [`crate::slam_bag`]),
-//! one pose per input frame, with a per-frame log and, when there is ground
-//! truth (`groundtruth.txt`, or `/tf` world → kinect), the ATE.
+//! `cairn slam INPUT --out est.tum`: edge-based RGB-D SLAM ([`Slam`]:
+//! tracking, sliding window, keyframe pose graph) over a TUM RGB-D folder or
+//! a rosbag2 bag with TUM's topics (see [`crate::slam_bag`]). The
+//! trajectory is written at the end with the final poses (every frame
+//! through its keyframe's optimised pose), one pose per input frame, with a
+//! per-frame log and, when there is ground truth (`groundtruth.txt`, or
+//! `/tf` world → kinect), the ATE.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
@@ -12,8 +15,9 @@ use cairn_core::PinholeCamera;
 use cairn_core::align::Alignment;
 use cairn_core::metrics::{self, EvalOptions};
 use cairn_core::trajectory::{Trajectory, TrajectoryFormat};
+use cairn_core::transform::Rigid3;
 use cairn_core::tum::TumDataset;
-use cairn_slam::{FrameResult, Odometry, SlamConfig, TrackingState};
+use cairn_slam::{Slam, SlamConfig, SlamFrame, TrackingState};
 use clap::Args;
 
 use crate::slam_bag::{BagFrames, is_bag};
@@ -56,54 +60,49 @@ pub fn run(args: &SlamArgs) -> Result<String> {
     let limit = args.frames.unwrap_or(usize::MAX);
     let opening = || format!("opening {}", args.input.display());
     let start = Instant::now();
-    let (results, groundtruth) = if is_bag(&args.input) {
+    let (results, trajectory, groundtruth) = if is_bag(&args.input) {
         let frames = BagFrames::open(&args.input, args.calib.as_deref()).with_context(opening)?;
         let count = limit.min(frames.len());
-        let mut odometry = start_odometry(args, frames.calibration.camera(), config, count)?;
+        let mut slam = start_slam(args, frames.calibration.camera(), config, count)?;
         let bar = crate::progress::bar(format!("tracking {}", args.input.display()), "frames");
         bar.set_length(count as u64);
         let mut results = Vec::with_capacity(count);
         frames.for_each(count, |stamp, rgb, depth| {
             let index = results.len();
-            results.push(odometry.process(stamp, &rgb, &depth).with_context(|| format!("frame {index}"))?);
+            results.push(slam.process(stamp, &rgb, &depth).with_context(|| format!("frame {index}"))?);
             bar.set_position(results.len() as u64);
             Ok(())
         })?;
         bar.finish_and_clear();
-        (results, frames.groundtruth)
+        (results, slam.trajectory(), frames.groundtruth)
     } else {
         let dataset = TumDataset::open(&args.input, args.calib.as_deref()).with_context(opening)?;
         let count = limit.min(dataset.frames.len());
-        let odometry = start_odometry(args, dataset.calibration.camera(), config, count)?;
-        let results = track_folder(args, &dataset, odometry, count)?;
+        let mut slam = start_slam(args, dataset.calibration.camera(), config, count)?;
+        let results = track_folder(args, &dataset, &mut slam, count)?;
         let file = dataset.dir.join("groundtruth.txt");
         let groundtruth = file.exists().then(|| Trajectory::read(&file, TrajectoryFormat::Tum)).transpose()?;
-        (results, groundtruth)
+        (results, slam.trajectory(), groundtruth)
     };
     let wall = start.elapsed().as_secs_f64();
-    write_outputs(args, &results)?;
+    write_outputs(args, &results, &trajectory)?;
     summary(args, groundtruth.as_ref(), &results, wall)
 }
 
-/// The odometry for `camera`, once `count` frames are known to exist.
-fn start_odometry(args: &SlamArgs, camera: PinholeCamera, config: SlamConfig, count: usize) -> Result<Odometry> {
+/// The SLAM system for `camera`, once `count` frames are known to exist.
+fn start_slam(args: &SlamArgs, camera: PinholeCamera, config: SlamConfig, count: usize) -> Result<Slam> {
     if count == 0 {
         return Err(anyhow!("{} has no associated colour/depth frames", args.input.display()));
     }
-    Ok(Odometry::new(camera, config)?)
+    Ok(Slam::new(camera, config)?)
 }
 
 /// Tracks the first `count` frames of a TUM folder; images are decoded on a
 /// second thread while the tracker runs.
-fn track_folder(
-    args: &SlamArgs,
-    dataset: &TumDataset,
-    mut odometry: Odometry,
-    count: usize,
-) -> Result<Vec<FrameResult>> {
+fn track_folder(args: &SlamArgs, dataset: &TumDataset, slam: &mut Slam, count: usize) -> Result<Vec<SlamFrame>> {
     let bar = crate::progress::bar(format!("tracking {}", args.input.display()), "frames");
     bar.set_length(count as u64);
-    let mut results: Vec<FrameResult> = Vec::with_capacity(count);
+    let mut results: Vec<SlamFrame> = Vec::with_capacity(count);
     std::thread::scope(|scope| -> Result<()> {
         let (sender, receiver) = sync_channel(4);
         scope.spawn(move || {
@@ -117,7 +116,7 @@ fn track_folder(
         for (index, frame) in receiver {
             let (rgb, depth) = frame.with_context(|| format!("reading frame {index}"))?;
             let stamp = dataset.frames[index].stamp;
-            results.push(odometry.process(stamp, &rgb, &depth).with_context(|| format!("frame {index}"))?);
+            results.push(slam.process(stamp, &rgb, &depth).with_context(|| format!("frame {index}"))?);
             bar.set_position(results.len() as u64);
         }
         Ok(())
@@ -132,20 +131,20 @@ fn read_config(file: &Path) -> Result<SlamConfig> {
     SlamConfig::from_ros_params(&text).with_context(|| format!("in {}", file.display()))
 }
 
-/// Writes the trajectory and the per-frame log.
-fn write_outputs(args: &SlamArgs, results: &[FrameResult]) -> Result<()> {
-    let stamps = results.iter().map(|r| r.stamp).collect();
-    let poses = results.iter().map(|r| r.world_from_camera).collect();
+/// Writes the final trajectory and the per-frame log.
+fn write_outputs(args: &SlamArgs, results: &[SlamFrame], trajectory: &[(f64, Rigid3, TrackingState)]) -> Result<()> {
+    let stamps = trajectory.iter().map(|t| t.0).collect();
+    let poses = trajectory.iter().map(|t| t.1).collect();
     let estimate = Trajectory::with_stamps(args.out.display().to_string(), stamps, poses)?;
     estimate.write(&args.out, TrajectoryFormat::Tum).with_context(|| format!("writing {}", args.out.display()))?;
     let log_path = args.log.clone().unwrap_or_else(|| PathBuf::from(format!("{}.log", args.out.display())));
     let mut log = String::from(
-        "# stamp\tstate\tkeyframe\tnew_keyframe\tinliers\tmean_residual_px\tpyramid_ms\tedges_ms\tdistance_ms\ttracking_ms\tkeyframe_ms\ttotal_ms\twarnings\n",
+        "# stamp\tstate\tkeyframe\tnew_keyframe\tinliers\tmean_residual_px\tpyramid_ms\tedges_ms\tdistance_ms\ttracking_ms\tkeyframe_ms\ttotal_ms\twindow_ms\tloops_ms\tgraph_ms\twarnings\n",
     );
-    for r in results {
-        let t = &r.timing;
+    for frame in results {
+        let (r, t, b) = (&frame.tracking, &frame.tracking.timing, &frame.backend);
         log.push_str(&format!(
-            "{:.6}\t{}\t{}\t{}\t{}\t{:.3}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{}\n",
+            "{:.6}\t{}\t{}\t{}\t{}\t{:.3}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{:.2}\t{}\n",
             r.stamp,
             state_name(&r.tracking_state),
             r.keyframe_id.map_or("-".into(), |k| k.to_string()),
@@ -158,6 +157,9 @@ fn write_outputs(args: &SlamArgs, results: &[FrameResult]) -> Result<()> {
             t.tracking_ms,
             t.keyframe_ms,
             t.total_ms,
+            b.window_ms,
+            b.loops_ms,
+            b.graph_ms,
             r.warnings.names()
         ));
     }
@@ -175,24 +177,31 @@ fn state_name(state: &TrackingState) -> String {
 }
 
 /// The printed summary: counts, speed, and the ATE when ground truth exists.
-fn summary(args: &SlamArgs, groundtruth: Option<&Trajectory>, results: &[FrameResult], wall: f64) -> Result<String> {
+fn summary(args: &SlamArgs, groundtruth: Option<&Trajectory>, results: &[SlamFrame], wall: f64) -> Result<String> {
     let frames = results.len();
-    let lost = results.iter().filter(|r| !r.tracking_state.is_tracked()).count();
-    let keyframes = results.iter().filter(|r| r.new_keyframe).count();
-    let tracking_seconds: f64 = results.iter().map(|r| r.timing.total_ms).sum::<f64>() / 1e3;
+    let lost = results.iter().filter(|r| !r.tracking.tracking_state.is_tracked()).count();
+    let keyframes = results.iter().filter(|r| r.tracking.new_keyframe).count();
+    let tracking_seconds: f64 = results.iter().map(|r| r.tracking.timing.total_ms).sum::<f64>() / 1e3;
+    let per_keyframe = |f: fn(&SlamFrame) -> f64| results.iter().map(f).sum::<f64>() / keyframes.max(1) as f64;
+    let loops: usize = results.iter().filter(|r| r.graph.is_some()).count();
     let mut text = format!(
         "{frames} frames → {} ({keyframes} keyframes, {lost} lost)\n\
-         tracking: {:.1} frames/s ({:.2} ms/frame); wall clock with image loading: {:.1} frames/s\n",
+         tracking: {:.1} frames/s ({:.2} ms/frame); wall clock with image loading and back end: {:.1} frames/s\n\
+         back end per keyframe (between frames): window {:.1} ms, loop detection {:.1} ms, pose graph {:.1} ms \
+         ({loops} graph optimisations)\n",
         args.out.display(),
         frames as f64 / tracking_seconds.max(1e-9),
         1e3 * tracking_seconds / frames.max(1) as f64,
         frames as f64 / wall.max(1e-9),
+        per_keyframe(|r| r.backend.window_ms),
+        per_keyframe(|r| r.backend.loops_ms),
+        per_keyframe(|r| r.backend.graph_ms),
     );
     let log = args.log.clone().unwrap_or_else(|| PathBuf::from(format!("{}.log", args.out.display())));
     if lost > 0 {
         text.push_str(&format!("warning: {lost} frames were not tracked (flagged lost:… in {})\n", log.display()));
     }
-    let warned = results.iter().filter(|r| r.warnings.any()).count();
+    let warned = results.iter().filter(|r| r.tracking.warnings.any()).count();
     if warned > 0 {
         text.push_str(&format!(
             "warning: {warned} frames had input problems (missing depth, stamp gaps or repeats; see the warnings column of {})\n",

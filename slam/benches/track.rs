@@ -7,7 +7,9 @@
 //! default 120). It prints figures and asserts nothing about speed. On a
 //! machine shared with other jobs the wall clock is pessimistic: it also
 //! prints the process CPU time per frame (Linux /proc/self/stat) and the
-//! fastest of 20 runs of each stage on one frame.
+//! fastest of 20 runs of each stage on one frame. Then the whole [`Slam`]
+//! system (tracking + sliding window + pose graph, no loop detector) on
+//! the same frames: its tracking rate and the back end's cost per keyframe.
 
 use std::time::Instant;
 
@@ -18,7 +20,7 @@ use cairn_sim::{RgbdCamera, Scene, SceneKind};
 use cairn_slam::distance::DistanceField;
 use cairn_slam::edges::canny;
 use cairn_slam::frame::Frame;
-use cairn_slam::{FrameResult, Odometry, SlamConfig};
+use cairn_slam::{FrameResult, Odometry, Slam, SlamConfig, SlamFrame};
 
 /// User + system CPU seconds of this process so far (`None` off Linux).
 fn cpu_seconds() -> Option<f64> {
@@ -100,6 +102,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let truth = Trajectory::with_stamps("truth", stamps[..frames].to_vec(), path.world_from_body[..frames].to_vec())?;
     let ate = metrics::ate(&truth, &estimate, &EvalOptions::default())?;
     println!("  ATE RMSE (SE(3)-aligned) {:.4} m", ate.stats.rmse);
+    let slam_frames: Vec<SlamFrame> = pool.install(|| -> Result<_, cairn_slam::Error> {
+        let mut slam = Slam::new(camera.camera, SlamConfig::default())?;
+        rendered.iter().enumerate().map(|(k, frame)| slam.process(stamps[k], &frame.rgb, &frame.depth)).collect()
+    })?;
+    let tracking_ms = slam_frames.iter().map(|f| f.tracking.timing.total_ms).sum::<f64>() / n;
+    let keyframes: Vec<&SlamFrame> = slam_frames.iter().filter(|f| f.tracking.new_keyframe).collect();
+    let window_ms: Vec<f64> = keyframes.iter().map(|f| f.backend.window_ms).collect();
+    println!(
+        "Slam (tracking + window + graph) on 1 thread: tracking {:.1} frames/s; back end between frames: \
+         window {:.2} ms per keyframe (max {:.2}) over {} keyframes",
+        1e3 / tracking_ms,
+        window_ms.iter().sum::<f64>() / window_ms.len().max(1) as f64,
+        window_ms.iter().copied().fold(0.0, f64::max),
+        keyframes.len()
+    );
 
     // Stages on one frame, fastest of 20 (robust to other jobs).
     let config = SlamConfig::default();

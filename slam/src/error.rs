@@ -24,6 +24,19 @@ pub enum Error {
     /// A configuration value is out of its range.
     #[error("invalid SLAM configuration: {0}")]
     Config(String),
+    /// A keyframe id that the pose graph does not have.
+    #[error("keyframe {0} is not in the pose graph")]
+    UnknownKeyframe(usize),
+    /// A pose-graph node or edge that cannot be used (non-finite pose,
+    /// information not positive definite, self-loop, duplicate keyframe).
+    #[error("invalid pose-graph input: {0}")]
+    InvalidEdge(String),
+    /// The pose-graph solver failed (or its system is singular).
+    #[error("pose graph: {0}")]
+    Graph(String),
+    /// A loop detector failed.
+    #[error("loop detection: {0}")]
+    LoopDetector(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// An error from cairn-core (camera validation, I/O).
     #[error(transparent)]
     Core(#[from] cairn_core::Error),

@@ -1,5 +1,6 @@
-//! Edge-based RGB-D visual odometry (RESLAM-style): Canny edges on an image
-//! pyramid, distance transforms, and SE(3) tracking against keyframes.
+//! Edge-based RGB-D SLAM (RESLAM-style): Canny edges on an image pyramid,
+//! distance transforms, SE(3) tracking against keyframes, sliding-window
+//! pose refinement and a keyframe pose graph with a loop-detector seam.
 //!
 //! # Brief overview
 //! Each frame flows `RgbImage → pyramid → edges → distance fields → align
@@ -18,9 +19,17 @@
 //! - [`lost`]: the lost checks (too few reprojections, high residual,
 //!   implausible jump) and relocalisation against recent keyframes.
 //! - [`odometry`]: [`Odometry::process`] — constant-velocity prediction,
-//!   alignment, lost handling, the keyframe policy
-//!   (one active keyframe; the sliding-window optimiser and loop closure of
-//!   the full system are to come) and per-stage timing.
+//!   alignment, lost handling, the keyframe policy (one active keyframe)
+//!   and per-stage timing.
+//! - [`window`]: sliding-window refinement of the recent keyframe poses
+//!   (edge reprojection into each other's distance fields).
+//! - [`graph`]: the keyframe [`PoseGraph`] (factrs Levenberg–Marquardt,
+//!   robust loop edges, marginal covariances); [`solver`] holds its factrs
+//!   side.
+//! - [`loops`]: the [`LoopDetector`] seam and what it sees
+//!   ([`loops::Keyframe`], [`PoseGraphView`]) and returns ([`LoopEdge`]).
+//! - [`system`]: [`Slam`] — odometry + window + graph + optional loop
+//!   detector; every frame's final pose through its keyframe.
 //! - [`config`]: [`SlamConfig`], grouped by stage, serde, documented defaults;
 //!   [`params`] reads and writes it as a ROS 2 parameter file
 //!   (`config/slam.yaml`).
@@ -45,18 +54,25 @@ pub mod distance;
 pub mod edges;
 pub mod error;
 pub mod frame;
+pub mod graph;
 pub mod input;
 pub mod keyframe;
+pub mod loops;
 pub mod lost;
 pub mod odometry;
 pub mod params;
 pub mod projection;
 pub mod pyramid;
+pub mod solver;
+pub mod system;
+pub mod window;
 
-pub use config::{EdgeConfig, KeyframeConfig, SlamConfig, TrackingConfig};
+pub use config::{EdgeConfig, GraphConfig, KeyframeConfig, SlamConfig, TrackingConfig, WindowConfig};
 pub use distance::DistanceField;
 pub use edges::EdgeMap;
 pub use error::{Error, Result};
-pub use input::InputWarnings;
+pub use graph::PoseGraph;
 pub use keyframe::Keyframe;
+pub use loops::{LoopDetector, LoopEdge, PoseGraphView};
 pub use odometry::{FrameResult, FrameTiming, LostReason, Odometry, TrackingState};
+pub use system::{BackendTiming, Slam, SlamFrame};

@@ -151,6 +151,26 @@ impl Odometry {
         self.keyframes.iter()
     }
 
+    /// Moves the recent keyframes to corrected poses (after a window or
+    /// pose-graph optimisation): `corrected(id)` is the new
+    /// `world_from_keyframe`, or `None` to keep it. The previous frame's pose
+    /// moves with the active keyframe, so the motion model stays valid.
+    pub fn correct_keyframes(&mut self, corrected: impl Fn(usize) -> Option<Rigid3>) {
+        let active = self.keyframes.back().map(|k| (k.id, k.world_from_keyframe));
+        for keyframe in &mut self.keyframes {
+            if let Some(world_from_keyframe) = corrected(keyframe.id) {
+                keyframe.world_from_keyframe = world_from_keyframe;
+            }
+        }
+        if let (Some((id, old)), Some((stamp, world_from_previous))) = (active, self.previous)
+            && let Some(new) = corrected(id)
+        {
+            let mut moved = new * old.inverse() * world_from_previous;
+            moved.rotation.renormalize();
+            self.previous = Some((stamp, moved));
+        }
+    }
+
     /// Tracks one frame (colour and registered depth in metres, taken at
     /// `stamp` seconds) and returns its pose. Errors only for images whose
     /// size does not match the camera; untrackable frames are
@@ -158,9 +178,23 @@ impl Odometry {
     pub fn process(&mut self, stamp: f64, rgb: &RgbImage, depth: &DepthImage) -> Result<FrameResult> {
         let start = Instant::now();
         self.check_size("colour", rgb.width, rgb.height)?;
-        self.check_size("depth", depth.width, depth.height)?;
         // 1. Preprocess.
         let frame = Frame::new(rgb, &self.config.edges);
+        let mut result = self.process_frame(stamp, &frame, depth)?;
+        result.timing.total_ms = ms_since(start);
+        Ok(result)
+    }
+
+    /// [`Odometry::process`] for a frame already preprocessed with
+    /// [`Frame::new`] (and this odometry's `config().edges`): a caller that
+    /// keeps the frame (the sliding window keeps keyframes' distance
+    /// fields) does not compute it twice. `timing.total_ms` covers this
+    /// call only.
+    pub fn process_frame(&mut self, stamp: f64, frame: &Frame, depth: &DepthImage) -> Result<FrameResult> {
+        let start = Instant::now();
+        let (width, height) = frame.levels.first().map_or((0, 0), |l| (l.gray.width as u32, l.gray.height as u32));
+        self.check_size("colour", width, height)?;
+        self.check_size("depth", depth.width, depth.height)?;
         let mut timing = FrameTiming {
             pyramid_ms: frame.pyramid_ms,
             edges_ms: frame.edges_ms,
@@ -171,7 +205,7 @@ impl Odometry {
         let world_from_predicted = self.predict(stamp);
         // 3. Align (or relocalise) and check.
         let tracking_start = Instant::now();
-        let outcome = self.track(stamp, &frame, &world_from_predicted);
+        let outcome = self.track(stamp, frame, &world_from_predicted);
         timing.tracking_ms = ms_since(tracking_start);
         // 4. Update the motion model and the keyframes.
         let mut result = FrameResult {
@@ -188,9 +222,9 @@ impl Odometry {
         };
         match outcome.world_from_camera {
             Some(world_from_camera) if outcome.state.is_tracked() => {
-                self.accept(stamp, &frame, depth, world_from_camera, &outcome, &mut result);
+                self.accept(stamp, frame, depth, world_from_camera, &outcome, &mut result);
             }
-            _ => self.on_lost(stamp, &frame, depth, world_from_predicted, &mut result),
+            _ => self.on_lost(stamp, frame, depth, world_from_predicted, &mut result),
         }
         result.keyframe_id = self.keyframes.back().map(|k| k.id);
         self.previous = Some((stamp, result.world_from_camera));
