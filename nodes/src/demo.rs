@@ -74,14 +74,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
             std::fs::write(&done, "").with_context(|| format!("writing {}", done.display()))?;
         }
         let estimate = dir.join("est.tum");
-        let slam_args = SlamArgs {
-            input: dir.clone(),
-            out: estimate.clone(),
-            config: None,
-            calib: None,
-            log: None,
-            frames: args.frames,
-        };
+        let slam_args = SlamArgs { frames: args.frames, ..SlamArgs::new(dir.clone(), estimate.clone()) };
         let summary = slam::run(&slam_args).with_context(|| format!("tracking {}", dir.display()))?;
         let plot = dir.join("trajectory.png");
         plot_top_down(&dir.join("groundtruth.txt"), &estimate, &plot)?;

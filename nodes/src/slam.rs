@@ -20,7 +20,7 @@ use cairn_core::tum::TumDataset;
 use cairn_slam::{Slam, SlamConfig, SlamFrame, TrackingState};
 use clap::Args;
 
-use crate::slam_bag::{BagFrames, is_bag};
+use crate::slam_bag::{BagFrames, SlamTopics, is_bag};
 
 /// Arguments of `cairn slam`.
 #[derive(Debug, Args)]
@@ -49,6 +49,37 @@ pub struct SlamArgs {
     /// Process only the first N frames.
     #[arg(long)]
     pub(crate) frames: Option<usize>,
+    /// Bag input: the colour image topic.
+    #[arg(long, value_name = "TOPIC", default_value = cairn_bags::dataset::tum_topics::RGB)]
+    pub(crate) rgb_topic: String,
+    /// Bag input: the depth image topic (32FC1 metres or 16UC1 millimetres).
+    #[arg(long, value_name = "TOPIC", default_value = cairn_bags::dataset::tum_topics::DEPTH)]
+    pub(crate) depth_topic: String,
+    /// Bag input: the colour camera's CameraInfo topic.
+    #[arg(long, value_name = "TOPIC", default_value = cairn_bags::dataset::tum_topics::CAMERA_INFO)]
+    pub(crate) info_topic: String,
+}
+
+impl SlamArgs {
+    /// Arguments for tracking `input` into `out` with every default.
+    pub fn new(input: PathBuf, out: PathBuf) -> Self {
+        let topics = SlamTopics::default();
+        SlamArgs {
+            input,
+            out,
+            config: None,
+            calib: None,
+            log: None,
+            frames: None,
+            rgb_topic: topics.rgb,
+            depth_topic: topics.depth,
+            info_topic: topics.camera_info,
+        }
+    }
+
+    fn topics(&self) -> SlamTopics {
+        SlamTopics { rgb: self.rgb_topic.clone(), depth: self.depth_topic.clone(), camera_info: self.info_topic.clone() }
+    }
 }
 
 /// Runs `cairn slam` and returns the summary it prints.
@@ -61,7 +92,7 @@ pub fn run(args: &SlamArgs) -> Result<String> {
     let opening = || format!("opening {}", args.input.display());
     let start = Instant::now();
     let (results, trajectory, groundtruth) = if is_bag(&args.input) {
-        let frames = BagFrames::open(&args.input, args.calib.as_deref()).with_context(opening)?;
+        let frames = BagFrames::open(&args.input, args.calib.as_deref(), &args.topics()).with_context(opening)?;
         let count = limit.min(frames.len());
         let mut slam = start_slam(args, frames.calibration.camera(), config, count)?;
         let bar = crate::progress::bar(format!("tracking {}", args.input.display()), "frames");

@@ -22,9 +22,31 @@ use cairn_core::{Calibration, DepthImage, RgbImage, Trajectory};
 
 pub use cairn_bags::storage::is_bag;
 
+/// The topics `cairn slam` reads from a bag (default: TUM's own bags').
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlamTopics {
+    /// Colour images (`sensor_msgs/Image`, rgb8/bgr8/mono8).
+    pub rgb: String,
+    /// Depth images (32FC1 metres, or 16UC1 millimetres per REP-118).
+    pub depth: String,
+    /// The colour camera's `sensor_msgs/CameraInfo`.
+    pub camera_info: String,
+}
+
+impl Default for SlamTopics {
+    fn default() -> Self {
+        SlamTopics {
+            rgb: tum_topics::RGB.into(),
+            depth: tum_topics::DEPTH.into(),
+            camera_info: tum_topics::CAMERA_INFO.into(),
+        }
+    }
+}
+
 /// A bag opened for SLAM: what the first pass found.
 pub struct BagFrames {
     bag: Bag,
+    topics: SlamTopics,
     /// The camera calibration.
     pub calibration: Calibration,
     /// `world → kinect` from `/tf`, when present.
@@ -37,24 +59,29 @@ pub struct BagFrames {
 impl BagFrames {
     /// First pass: stamps, calibration (`calib` overrides the bag's
     /// camera_info) and ground truth.
-    pub fn open(path: &Path, calib: Option<&Path>) -> Result<Self> {
+    pub fn open(path: &Path, calib: Option<&Path>, topics: &SlamTopics) -> Result<Self> {
         let bag = Bag::open(path)?;
-        for topic in [tum_topics::RGB, tum_topics::DEPTH] {
+        for topic in [&topics.rgb, &topics.depth] {
             if bag.connection_index(topic).is_none() {
-                bail!("no topic {topic} in {}", path.display());
+                let available: Vec<&str> = bag.connections.iter().map(|c| c.topic.as_str()).collect();
+                bail!(
+                    "no topic {topic} in {} (it has: {}); choose others with --rgb-topic / --depth-topic",
+                    path.display(),
+                    available.join(", ")
+                );
             }
         }
         let mut calibration = calib.map(Calibration::from_yaml_file).transpose()?;
         let (mut rgb, mut depth, mut poses) = (Vec::new(), Vec::new(), Vec::new());
-        let topics = [tum_topics::RGB, tum_topics::DEPTH, tum_topics::CAMERA_INFO, tum_topics::TF];
-        for message in bag.messages(&topics)? {
+        let wanted = [topics.rgb.as_str(), topics.depth.as_str(), topics.camera_info.as_str(), tum_topics::TF];
+        for message in bag.messages(&wanted)? {
             let message = message?;
             let topic = bag.connections[message.connection].topic.as_str();
-            if topic == tum_topics::RGB || topic == tum_topics::DEPTH {
+            if topic == topics.rgb || topic == topics.depth {
                 let image: Image = cdr::decode(&message.data)?;
-                let list = if topic == tum_topics::RGB { &mut rgb } else { &mut depth };
+                let list = if topic == topics.rgb { &mut rgb } else { &mut depth };
                 list.push(image.header.stamp.as_secs_f64());
-            } else if topic == tum_topics::CAMERA_INFO {
+            } else if topic == topics.camera_info {
                 if calibration.is_none() {
                     calibration = Some(cdr::decode::<CameraInfo>(&message.data)?.to_calibration()?);
                 }
@@ -63,8 +90,9 @@ impl BagFrames {
                 poses.extend(tf.edge_poses(tum_topics::WORLD_FRAME, tum_topics::CAMERA_FRAME)?);
             }
         }
-        let calibration =
-            calibration.ok_or_else(|| anyhow!("no {} in {}; pass --calib", tum_topics::CAMERA_INFO, path.display()))?;
+        let calibration = calibration.ok_or_else(|| {
+            anyhow!("no {} in {}; pass --calib or --info-topic", topics.camera_info, path.display())
+        })?;
         let groundtruth = (!poses.is_empty())
             .then(|| {
                 poses.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -72,7 +100,7 @@ impl BagFrames {
                 Trajectory::with_stamps("/tf world → kinect", stamps, world_from_kinect)
             })
             .transpose()?;
-        Ok(BagFrames { bag, calibration, groundtruth, pairs: pair_by_stamp(&rgb, &depth) })
+        Ok(BagFrames { bag, topics: topics.clone(), calibration, groundtruth, pairs: pair_by_stamp(&rgb, &depth) })
     }
 
     /// Colour frames that have a depth partner.
@@ -97,13 +125,13 @@ impl BagFrames {
         let wanted_rgb: HashMap<usize, usize> = pairs.iter().enumerate().map(|(i, p)| (p.0, i)).collect();
         let (mut rgb_held, mut depth_held) = (HashMap::new(), HashMap::new());
         let (mut rgb_seen, mut depth_seen, mut next) = (0, 0, 0);
-        for message in self.bag.messages(&[tum_topics::RGB, tum_topics::DEPTH])? {
+        for message in self.bag.messages(&[self.topics.rgb.as_str(), self.topics.depth.as_str()])? {
             if next == pairs.len() {
                 break;
             }
             let message = message?;
             let image: Image = cdr::decode(&message.data)?;
-            if self.bag.connections[message.connection].topic == tum_topics::RGB {
+            if self.bag.connections[message.connection].topic == self.topics.rgb {
                 if wanted_rgb.contains_key(&rgb_seen) {
                     rgb_held.insert(rgb_seen, image.to_rgb().with_context(|| format!("colour image {rgb_seen}"))?);
                 }

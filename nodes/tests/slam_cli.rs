@@ -47,6 +47,21 @@ fn slam_writes_one_pose_per_frame_a_log_and_the_ate() {
     let bag_poses = std::fs::read_to_string(&from_bag).expect("from_bag.tum");
     assert_eq!(poses_only(&bag_poses), poses_only(&poses));
 
+    // Topics are chosen with --rgb-topic/--depth-topic/--info-topic; a
+    // missing one is an error that lists what the bag has.
+    let wrong = cairn(&["slam", &s(&bag), "--out", &s(&from_bag), "--rgb-topic", "/camera/color/image_raw"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(stderr.contains("no topic /camera/color/image_raw"), "{stderr}");
+    assert!(stderr.contains("/camera/depth/image") && stderr.contains("--rgb-topic"), "{stderr}");
+    let no_info = cairn(&["slam", &s(&bag), "--out", &s(&from_bag), "--info-topic", "/none"]);
+    assert!(String::from_utf8_lossy(&no_info.stderr).contains("no /none"), "{}", String::from_utf8_lossy(&no_info.stderr));
+    let calib = s(&dir.join("calib.yaml"));
+    let with_file = cairn(&["slam", &s(&bag), "--out", &s(&from_bag), "--info-topic", "/none", "--calib", &calib]);
+    assert!(with_file.status.success(), "{}", String::from_utf8_lossy(&with_file.stderr));
+    let bag_poses = std::fs::read_to_string(&from_bag).expect("from_bag.tum");
+    assert_eq!(poses_only(&bag_poses), poses_only(&poses));
+
     // A config with a typo is one error line naming the file, exit 1.
     let config = dir.join("bad.yaml");
     std::fs::write(&config, "cairn_slam:\n  ros__parameters:\n    tracking.max_point: 10\n").expect("config");

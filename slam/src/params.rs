@@ -251,7 +251,9 @@ mod tests {
         assert!(err.contains("'tracking.max_point'") && err.contains("tracking.max_points"), "{err}");
         let yaml = "cairn_slam:\n  ros__parameters:\n    max_points: 10\n";
         let err = SlamConfig::from_ros_params(yaml).unwrap_err().to_string();
-        assert!(err.contains("did you mean tracking.max_points"), "{err}");
+        // Both groups that have a max_points are offered.
+        assert!(err.contains("did you mean") && err.contains("tracking.max_points"), "{err}");
+        assert!(err.contains("window.max_points"), "{err}");
         let yaml = "cairn_slam:\n  ros__parameters:\n    edges.pyramid_levels: 2.5\n";
         let err = SlamConfig::from_ros_params(yaml).unwrap_err().to_string();
         assert!(err.contains("'edges.pyramid_levels' must be a non-negative integer"), "{err}");
