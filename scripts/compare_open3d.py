@@ -35,6 +35,7 @@ def sequences():
         found.append(("fr2_desk_30s", ["--trajectory", str(trajectories / "tum_fr2_desk_groundtruth.txt"), "--frames", "900"]))
     found.append(("loop_2laps", ["--path", "loop", "--laps", "2"]))
     found.append(("figure8_seed11", ["--path", "figure8", "--seed", "11"]))
+    found.append(("corridor_seed7", ["--path", "corridor", "--seed", "7"]))
     return found
 
 
