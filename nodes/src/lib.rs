@@ -5,7 +5,7 @@
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
 //! dispatches through one `match` to a subcommand module ([`eval`], [`bag`],
-//! [`sim`], [`slam`], [`demo`], [`train`]), which
+//! [`sim`], [`slam`], [`demo`], [`train`], [`loops`]), which
 //! returns the text to print. The `cairn` binary is a thin wrapper, so tests
 //! drive exactly the code users run:
 //!
@@ -19,6 +19,7 @@
 pub mod bag;
 pub mod demo;
 pub mod eval;
+pub mod loops;
 pub mod progress;
 pub mod sim;
 pub mod slam;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Training: benchmark the swapping trainer's schedules.
     #[command(subcommand)]
     Train(train::TrainCommand),
+    /// Loop closure geometry: register point clouds as the L3D loop check does.
+    #[command(subcommand)]
+    Loop(loops::LoopCommand),
 }
 
 /// Runs a parsed command line and returns what it prints on stdout.
@@ -70,5 +74,6 @@ pub fn run(cli: &Cli) -> Result<String> {
         Command::Slam(args) => slam::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Train(command) => train::run(command),
+        Command::Loop(command) => loops::run(command),
     }
 }
