@@ -78,7 +78,11 @@ impl SlamArgs {
     }
 
     fn topics(&self) -> SlamTopics {
-        SlamTopics { rgb: self.rgb_topic.clone(), depth: self.depth_topic.clone(), camera_info: self.info_topic.clone() }
+        SlamTopics {
+            rgb: self.rgb_topic.clone(),
+            depth: self.depth_topic.clone(),
+            camera_info: self.info_topic.clone(),
+        }
     }
 }
 

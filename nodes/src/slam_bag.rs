@@ -90,9 +90,8 @@ impl BagFrames {
                 poses.extend(tf.edge_poses(tum_topics::WORLD_FRAME, tum_topics::CAMERA_FRAME)?);
             }
         }
-        let calibration = calibration.ok_or_else(|| {
-            anyhow!("no {} in {}; pass --calib or --info-topic", topics.camera_info, path.display())
-        })?;
+        let calibration = calibration
+            .ok_or_else(|| anyhow!("no {} in {}; pass --calib or --info-topic", topics.camera_info, path.display()))?;
         let groundtruth = (!poses.is_empty())
             .then(|| {
                 poses.sort_by(|a, b| a.0.total_cmp(&b.0));

@@ -55,7 +55,11 @@ fn slam_writes_one_pose_per_frame_a_log_and_the_ate() {
     assert!(stderr.contains("no topic /camera/color/image_raw"), "{stderr}");
     assert!(stderr.contains("/camera/depth/image") && stderr.contains("--rgb-topic"), "{stderr}");
     let no_info = cairn(&["slam", &s(&bag), "--out", &s(&from_bag), "--info-topic", "/none"]);
-    assert!(String::from_utf8_lossy(&no_info.stderr).contains("no /none"), "{}", String::from_utf8_lossy(&no_info.stderr));
+    assert!(
+        String::from_utf8_lossy(&no_info.stderr).contains("no /none"),
+        "{}",
+        String::from_utf8_lossy(&no_info.stderr)
+    );
     let calib = s(&dir.join("calib.yaml"));
     let with_file = cairn(&["slam", &s(&bag), "--out", &s(&from_bag), "--info-topic", "/none", "--calib", &calib]);
     assert!(with_file.status.success(), "{}", String::from_utf8_lossy(&with_file.stderr));
