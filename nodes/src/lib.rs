@@ -1,6 +1,7 @@
 //! The `cairn` command line: trajectory evaluation, bags, synthetic sensor
-//! data, RGB-D odometry and the end-to-end demo today; ROS 2 nodes, replay
-//! and rerun visualisation as they land.
+//! data, RGB-D SLAM, the end-to-end demo, swapping-trainer benchmarks and
+//! point-cloud registration today; ROS 2 nodes, replay and rerun
+//! visualisation as they land.
 //!
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use cairn_core::ply;
 use cairn_core::transform::to_matrix;
+use cairn_perception::l3d::RansacConfig;
 use cairn_perception::register::{RegisterConfig, register_clouds};
 use clap::{Args, Subcommand};
 
@@ -59,15 +60,8 @@ fn register(args: &RegisterArgs) -> Result<String> {
     let target = ply::read(&args.target).with_context(|| format!("reading {}", args.target.display()))?;
     let source = ply::read(&args.source).with_context(|| format!("reading {}", args.source.display()))?;
     let defaults = RegisterConfig::default();
-    let config = RegisterConfig {
-        voxel_m: args.voxel,
-        ransac: {
-            let mut r = defaults.ransac;
-            r.seed = args.seed;
-            r
-        },
-        ..defaults
-    };
+    let config =
+        RegisterConfig { voxel_m: args.voxel, ransac: RansacConfig { seed: args.seed, ..defaults.ransac }, ..defaults };
     let found = register_clouds(&target, &source, &config)
         .with_context(|| format!("registering {} onto {}", args.source.display(), args.target.display()))?;
     let matrix = to_matrix(&found.target_from_source);

@@ -14,6 +14,7 @@ use std::f64::consts::PI;
 
 use nalgebra::{Matrix3, Point3, Vector3};
 
+use crate::Result;
 use crate::l3d::{Descriptors, Neighbours};
 
 /// FPFH dimension: 3 angles × 11 bins.
@@ -99,14 +100,15 @@ fn bin(value: f64, low: f64, high: f64) -> usize {
 
 /// FPFH of the points listed in `which` (indices into `neighbours`), using
 /// up to `max_n` neighbours within `radius`. Points without a normal, or
-/// with no neighbour, get an all-zero histogram.
+/// with no neighbour, get an all-zero histogram; a non-finite histogram
+/// value is an error.
 pub fn fpfh(
     neighbours: &Neighbours,
     normals: &[Option<Vector3<f64>>],
     radius: f32,
     max_n: usize,
     which: &[usize],
-) -> Descriptors {
+) -> Result<Descriptors> {
     let points = neighbours.points();
     let position = |i: usize| points[i].coords.cast::<f64>();
     // SPFH of every point that is one of `which` or their neighbour.
@@ -152,8 +154,9 @@ pub fn fpfh(
             data.push((weighted[j] * scale + own[j]) as f32);
         }
     }
-    // Finite by construction: every value is a sum of finite terms.
-    Descriptors::new(FPFH_DIM, data).unwrap_or_else(|_| Descriptors::empty(FPFH_DIM))
+    // A non-finite value (coincident points closer than f32 can weigh)
+    // is an error, not an empty or silently wrong descriptor set.
+    Descriptors::new(FPFH_DIM, data)
 }
 
 #[cfg(test)]
@@ -194,7 +197,7 @@ mod tests {
             // No cap on the count: ties in a capped search could pick
             // different neighbours after rounding.
             let normals = estimate_normals(&neighbours, 0.0315, 10_000, orientation);
-            fpfh(&neighbours, &normals, 0.0615, 10_000, &which)
+            fpfh(&neighbours, &normals, 0.0615, 10_000, &which).unwrap()
         };
         let a = describe(points, &viewpoint);
         let b = describe(moved, &moved_viewpoint);

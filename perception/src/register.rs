@@ -117,10 +117,11 @@ pub fn register_clouds(target: &PointCloud, source: &PointCloud, config: &Regist
         let count = if config.keypoints == 0 { usize::MAX } else { config.keypoints };
         let chosen = keypoints(cloud.points(), count, KeypointSampling::Random, config.seed);
         let radius = config.feature_radius_voxels * voxel;
-        let descriptors = fpfh::fpfh(cloud, &normals, radius, config.feature_max_neighbours, &chosen);
-        (chosen, descriptors)
+        let descriptors = fpfh::fpfh(cloud, &normals, radius, config.feature_max_neighbours, &chosen)?;
+        Ok::<_, Error>((chosen, descriptors))
     };
-    let ((target_keys, target_descriptors), (source_keys, source_descriptors)) = (describe(&target), describe(&source));
+    let ((target_keys, target_descriptors), (source_keys, source_descriptors)) =
+        (describe(&target)?, describe(&source)?);
     timings.descriptors_ms = ms(step);
 
     let step = Instant::now();

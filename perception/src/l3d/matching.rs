@@ -30,11 +30,6 @@ impl Descriptors {
         Ok(Descriptors { dim, data })
     }
 
-    /// No descriptors of dimension `dim`.
-    pub fn empty(dim: usize) -> Self {
-        Descriptors { dim: dim.max(1), data: Vec::new() }
-    }
-
     /// Descriptor dimension.
     pub fn dim(&self) -> usize {
         self.dim
