@@ -6,7 +6,7 @@
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
 //! dispatches through one `match` to a subcommand module ([`eval`], [`bag`],
-//! [`sim`], [`slam`], [`demo`], [`train`], [`loops`]), which
+//! [`sim`], [`slam`], [`demo`], [`train`], [`loops`], [`launch`]), which
 //! returns the text to print. The `cairn` binary is a thin wrapper, so tests
 //! drive exactly the code users run:
 //!
@@ -20,6 +20,7 @@
 pub mod bag;
 pub mod demo;
 pub mod eval;
+pub mod launch;
 pub mod loops;
 pub mod progress;
 pub mod sim;
@@ -64,6 +65,10 @@ pub enum Command {
     /// Loop closure geometry: register point clouds as the L3D loop check does.
     #[command(subcommand)]
     Loop(loops::LoopCommand),
+    /// Run a ROS 2 YAML launch file without ROS: start its processes,
+    /// prefix their output, respawn, stop them all on Ctrl-C. Supported:
+    /// arg, let, executable, group, include; $(var), $(env), $(dirname).
+    Launch(launch::LaunchArgs),
 }
 
 /// Runs a parsed command line and returns what it prints on stdout.
@@ -76,5 +81,6 @@ pub fn run(cli: &Cli) -> Result<String> {
         Command::Demo(args) => demo::run(args),
         Command::Train(command) => train::run(command),
         Command::Loop(command) => loops::run(command),
+        Command::Launch(args) => launch::run(args),
     }
 }
