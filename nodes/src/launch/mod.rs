@@ -108,7 +108,11 @@ impl Source {
     /// "FILE:LINE" of the first line containing `needle` (for errors found
     /// after parsing, where serde's positions are gone).
     fn locate(&self, needle: &str) -> String {
-        let line = self.text.lines().position(|line| line.contains(needle)).map(|i| i + 1);
+        let line = self
+            .text
+            .lines()
+            .position(|line| !line.trim_start().starts_with('#') && line.contains(needle))
+            .map(|i| i + 1);
         match line {
             Some(line) => format!("{}:{line}", self.path.display()),
             None => self.path.display().to_string(),
