@@ -40,6 +40,7 @@ pub struct LossRow {
 }
 
 /// An open loss log.
+#[derive(Debug)]
 pub struct LossLog {
     csv: PathBuf,
     file: BufWriter<File>,
@@ -120,8 +121,10 @@ const GRID: Rgb<u8> = Rgb([220, 220, 220]);
 const CURVE: Rgb<u8> = Rgb([31, 119, 180]);
 
 /// A loss curve: white background, a frame, horizontal grid lines at
-/// quarters, and the curve in blue (log-scaled when the positive losses span
-/// more than a factor 20). Non-finite losses are skipped.
+/// quarters, the curve in blue (log-scaled when the positive losses span
+/// more than a factor 20), the highest and lowest loss written at the top
+/// and bottom of the frame and the first and last step under it.
+/// Non-finite losses are skipped.
 pub fn plot(points: &[(f64, f64)]) -> RgbImage {
     let (width, height) = PLOT_SIZE;
     let mut image = RgbImage::from_pixel(width, height, WHITE);
@@ -158,7 +161,52 @@ pub fn plot(points: &[(f64, f64)]) -> RgbImage {
     if let [only] = pixels[..] {
         line(&mut image, (only.0 - 3.0, only.1), (only.0 + 3.0, only.1), CURVE);
     }
+    if !finite.is_empty() {
+        let number = |v: f64| if v.abs() >= 1e-3 || v == 0.0 { format!("{v:.4}") } else { format!("{v:.2e}") };
+        text(&mut image, (left + 6.0, top + 6.0), &number(y_hi));
+        text(&mut image, (left + 6.0, bottom - 16.0), &number(y_lo));
+        text(&mut image, (left, bottom + 10.0), &format!("{x_lo}"));
+        let last = format!("{x_hi}");
+        text(&mut image, (right - 8.0 * last.len() as f64, bottom + 10.0), &last);
+    }
     image
+}
+
+/// 3 × 5 glyphs (rows top to bottom, 3 bits each, most significant left)
+/// for the characters numbers need.
+fn glyph(c: char) -> Option<[u8; 5]> {
+    Some(match c {
+        '0' => [7, 5, 5, 5, 7],
+        '1' => [2, 6, 2, 2, 7],
+        '2' => [7, 1, 7, 4, 7],
+        '3' => [7, 1, 7, 1, 7],
+        '4' => [5, 5, 7, 1, 1],
+        '5' => [7, 4, 7, 1, 7],
+        '6' => [7, 4, 7, 5, 7],
+        '7' => [7, 1, 1, 1, 1],
+        '8' => [7, 5, 7, 5, 7],
+        '9' => [7, 5, 7, 1, 7],
+        '.' => [0, 0, 0, 0, 2],
+        '-' => [0, 0, 7, 0, 0],
+        '+' => [0, 2, 7, 2, 0],
+        'e' => [0, 7, 7, 4, 7],
+        _ => return None,
+    })
+}
+
+/// Writes `label` with its top-left corner at `at`, glyphs scaled 2×.
+fn text(image: &mut RgbImage, at: (f64, f64), label: &str) {
+    for (i, rows) in label.chars().filter_map(glyph).enumerate() {
+        for (r, bits) in rows.iter().enumerate() {
+            for col in (0..3).filter(|col| bits & (4 >> col) != 0) {
+                let x = at.0 + 8.0 * i as f64 + 2.0 * col as f64;
+                let y = at.1 + 2.0 * r as f64;
+                for (dx, dy) in [(0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0)] {
+                    line(image, (x + dx, y + dy), (x + dx, y + dy), FRAME);
+                }
+            }
+        }
+    }
 }
 
 /// A straight line between two pixel positions (clipped to the image).
