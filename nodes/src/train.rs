@@ -99,7 +99,7 @@ pub struct BenchArgs {
     /// to the measured one (implied by `--plan auto`).
     #[arg(long)]
     predict: bool,
-    /// Timed runs per profiled layer and cost (the median is kept).
+    /// Timed runs per profiled layer and cost (their mean is kept).
     #[arg(long, default_value_t = 3)]
     profile_repeats: usize,
     /// Loss log: `step,loss,lr,wall_s` per step, and a PNG loss curve with

@@ -57,10 +57,10 @@ fn mlp_cases() -> Vec<Case> {
 fn gpt_cases() -> Vec<Case> {
     let case = |label, model, schedule, microbatches, capacity| Case { label, model, schedule, microbatches, capacity };
     vec![
-        case("profiled: gpt 8×128, 4×32 tokens, harmony ×4", || gpt(8, 128, 4), Schedule::Harmony, 4, 2 * MIB),
-        case("deeper: gpt 16×128, harmony ×4", || gpt(16, 128, 4), Schedule::Harmony, 4, 2 * MIB),
-        case("more microbatches: harmony ×12", || gpt(8, 128, 4), Schedule::Harmony, 12, 2 * MIB),
-        case("schedule: naive ×4", || gpt(8, 128, 4), Schedule::Naive, 4, 2 * MIB),
+        case("profiled: gpt 8×128, 4×32 tokens, harmony ×4", || gpt(8, 128, 4), Schedule::Harmony, 4, 6 * MIB),
+        case("deeper: gpt 16×128, harmony ×4", || gpt(16, 128, 4), Schedule::Harmony, 4, 6 * MIB),
+        case("more microbatches: harmony ×12", || gpt(8, 128, 4), Schedule::Harmony, 12, 6 * MIB),
+        case("schedule: naive ×4", || gpt(8, 128, 4), Schedule::Naive, 4, 6 * MIB),
     ]
 }
 

@@ -19,7 +19,7 @@ use std::time::Instant;
 use candle_core::Tensor;
 use serde::Serialize;
 
-use crate::device::{Category, CpuDevice};
+use crate::device::{Category, CpuDevice, DeviceTensor};
 use crate::exec::{Call, DeviceMap, Seed, backward_pack, upload_map, upload_weights};
 use crate::host::{HostMap, HostTensor};
 use crate::model::{LayerCtx, Model, TensorMap};
@@ -94,17 +94,16 @@ pub struct Profile {
     pub costs: SwapCosts,
 }
 
-/// Median seconds of `repeats` runs of `work`, after one warm-up run.
-fn median_seconds(repeats: usize, mut work: impl FnMut() -> Result<()>) -> Result<f64> {
+/// Mean seconds of `repeats` runs of `work`, after one warm-up run. The
+/// mean of one timed loop, not the median: on a machine shared with other
+/// jobs it includes the same waiting for a core that a training step does.
+fn mean_seconds(repeats: usize, mut work: impl FnMut() -> Result<()>) -> Result<f64> {
     work()?;
-    let mut times = Vec::with_capacity(repeats);
+    let start = Instant::now();
     for _ in 0..repeats.max(1) {
-        let start = Instant::now();
         work()?;
-        times.push(start.elapsed().as_secs_f64());
     }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    Ok(start.elapsed().as_secs_f64() / repeats.max(1) as f64)
 }
 
 /// The first `rows` rows (first axis) of every tensor.
@@ -118,94 +117,138 @@ fn host_map(map: &TensorMap) -> Result<HostMap> {
 
 impl Profile {
     /// Profiles `model` with `weights`: every layer at the model's
-    /// microbatch size and at half of it (median of `repeats` runs), and the
-    /// swap costs with `optimizer`.
+    /// microbatch size and at half of it, in whole passes over the model
+    /// (forward first to last, backward last to first, as in a step, so
+    /// caches hold what they would), `repeats` passes after a warm-up one
+    /// (mean); and the swap costs with `optimizer`.
     pub fn measure(model: &Model, weights: &[Vec<HostTensor>], optimizer: OptimizerConfig, repeats: usize) -> Result<Self> {
         let (footprint, _) = Footprint::measure(model, weights)?;
         let (inputs, targets) = model.data.microbatch(0, 0)?;
-        let mut h: TensorMap = inputs.iter().map(|(k, v)| Ok((k.clone(), v.to_tensor()?))).collect::<Result<_>>()?;
         let targets: TensorMap = targets.iter().map(|(k, v)| Ok((k.clone(), v.to_tensor()?))).collect::<Result<_>>()?;
-        let rows = h.values().next().map(|t| t.dim(0)).transpose()?.unwrap_or(1);
-        let sizes = [rows, (rows / 2).max(1)];
-        let (mut full, mut half, mut loss_s) = (Vec::new(), Vec::new(), [0.0; 2]);
-        for l in 0..model.layers.len() {
-            for (k, &size) in sizes.iter().enumerate() {
-                let x = narrow_rows(&h, size)?;
-                let times = layer_times(model, weights, l, &x, repeats, None)?;
-                if l + 1 == model.layers.len() {
-                    let y = narrow_rows(&targets, size)?;
-                    let with_loss = layer_times(model, weights, l, &x, repeats, Some(&y))?;
-                    loss_s[k] = (with_loss.backward_s - times.backward_s).max(0.0);
-                }
-                if k == 0 { full.push(times) } else { half.push(times) }
-            }
-            let w: Vec<Tensor> = weights[l].iter().map(HostTensor::to_tensor).collect::<Result<_>>()?;
-            h = model.layers[l].forward(&w, &h, LayerCtx { step: 0, microbatch: 0, layer: l })?.outputs;
+        let mut layer_inputs = vec![inputs.iter().map(|(k, v)| Ok((k.clone(), v.to_tensor()?))).collect::<Result<_>>()?];
+        let device = CpuDevice::new(u64::MAX);
+        let all = 0..model.layers.len();
+        let frozen = upload_weights(&device, &all, false, |l| Ok(weights[l].clone()))?;
+        let vars = upload_weights(&device, &all, true, |l| Ok(weights[l].clone()))?;
+        for (l, layer) in model.layers.iter().enumerate() {
+            let w: Vec<Tensor> = frozen[l].iter().map(|d| d.tensor.clone()).collect();
+            let out = layer.forward(&w, &layer_inputs[l], LayerCtx { step: 0, microbatch: 0, layer: l })?.outputs;
+            layer_inputs.push(out);
         }
+        let rows = layer_inputs[0].values().next().map(|t| t.dim(0)).transpose()?.unwrap_or(1);
+        let pass = Pass { model, device: &device, frozen: &frozen, vars: &vars, inputs: &layer_inputs, targets: &targets };
+        let mut sums = [(vec![LayerTimes::default(); model.layers.len()], 0.0), (Vec::new(), 0.0)];
+        sums[1].0 = sums[0].0.clone();
+        for round in 0..=repeats.max(1) {
+            for (k, size) in [rows, (rows / 2).max(1)].into_iter().enumerate() {
+                let (times, loss_s) = pass.run(size)?;
+                if round > 0 {
+                    sums[k].0.iter_mut().zip(&times).for_each(|(s, t)| {
+                        s.forward_s += t.forward_s;
+                        s.backward_s += t.backward_s;
+                    });
+                    sums[k].1 += loss_s;
+                }
+            }
+        }
+        let n = repeats.max(1) as f64;
+        let mean = |(times, loss_s): &(Vec<LayerTimes>, f64)| -> (Vec<LayerTimes>, f64) {
+            let times = times.iter().map(|t| LayerTimes { forward_s: t.forward_s / n, backward_s: t.backward_s / n });
+            (times.collect(), (loss_s / n).max(0.0))
+        };
+        let ((full, full_loss), (half, half_loss)) = (mean(&sums[0]), mean(&sums[1]));
         let costs = SwapCosts::measure(&footprint, optimizer, repeats)?;
-        Ok(Self { rows, footprint, full, half, loss_s, costs })
+        Ok(Self { rows, footprint, full, half, loss_s: [full_loss, half_loss], costs })
     }
 }
 
-/// One layer's forward and backward seconds on input `x`; the backward is
-/// seeded by the loss on `targets` when given, else by a unit output
-/// gradient.
-fn layer_times(
-    model: &Model,
-    weights: &[Vec<HostTensor>],
-    l: usize,
-    x: &TensorMap,
-    repeats: usize,
-    targets: Option<&TensorMap>,
-) -> Result<LayerTimes> {
-    let device = CpuDevice::new(u64::MAX);
-    let pack = l..l + 1;
-    let frozen = upload_weights(&device, &pack, false, |l| Ok(weights[l].clone()))?;
-    let vars = upload_weights(&device, &pack, true, |l| Ok(weights[l].clone()))?;
-    let w: Vec<Tensor> = frozen[0].iter().map(|d| d.tensor.clone()).collect();
-    let ctx = LayerCtx { step: 0, microbatch: 0, layer: l };
-    let forward_s = median_seconds(repeats, || model.layers[l].forward(&w, x, ctx).map(|_| ()))?;
-    let out = model.layers[l].forward(&w, x, ctx)?.outputs;
-    let ones: TensorMap = out.iter().map(|(k, t)| Ok((k.clone(), t.ones_like()?))).collect::<Result<_>>()?;
-    let inputs: DeviceMap = upload_map(&device, &host_map(x)?, Category::Activations, l > 0)?;
-    let call = Call { step: 0, microbatch: 0, microbatches: 1 };
-    let backward_s = median_seconds(repeats, || {
-        let seed = match targets {
-            Some(targets) => Seed::Loss(targets),
-            None => Seed::OutputGrad(&ones),
-        };
-        backward_pack(&device, model, &pack, &vars, &inputs, seed, call).map(|_| ())
-    })?;
-    Ok(LayerTimes { forward_s, backward_s })
+/// What a profiling pass over the model needs.
+struct Pass<'a> {
+    model: &'a Model,
+    device: &'a CpuDevice,
+    frozen: &'a [Vec<DeviceTensor>],
+    vars: &'a [Vec<DeviceTensor>],
+    /// Every layer's input at the full microbatch size, then the output.
+    inputs: &'a [TensorMap],
+    targets: &'a TensorMap,
+}
+
+impl Pass<'_> {
+    /// One pass at `rows` rows: each layer's forward (first to last) and
+    /// backward (last to first) seconds, and the loss's extra seconds in
+    /// the last layer's backward.
+    fn run(&self, rows: usize) -> Result<(Vec<LayerTimes>, f64)> {
+        let layers = self.model.layers.len();
+        let mut times = vec![LayerTimes::default(); layers];
+        for (l, time) in times.iter_mut().enumerate() {
+            let x = narrow_rows(&self.inputs[l], rows)?;
+            let w: Vec<Tensor> = self.frozen[l].iter().map(|d| d.tensor.clone()).collect();
+            let start = Instant::now();
+            self.model.layers[l].forward(&w, &x, LayerCtx { step: 0, microbatch: 0, layer: l })?;
+            time.forward_s = start.elapsed().as_secs_f64();
+        }
+        let mut loss_s = 0.0;
+        for l in (0..layers).rev() {
+            let x = narrow_rows(&self.inputs[l], rows)?;
+            let ones = narrow_rows(&self.inputs[l + 1], rows)?;
+            let ones: TensorMap = ones.iter().map(|(k, t)| Ok((k.clone(), t.ones_like()?))).collect::<Result<_>>()?;
+            times[l].backward_s = self.backward(l, &x, Seed::OutputGrad(&ones))?;
+            if l + 1 == layers {
+                let targets = narrow_rows(self.targets, rows)?;
+                loss_s = self.backward(l, &x, Seed::Loss(&targets))? - times[l].backward_s;
+            }
+        }
+        Ok((times, loss_s))
+    }
+
+    /// Seconds of one layer's backward (recompute included) on input `x`.
+    fn backward(&self, l: usize, x: &TensorMap, seed: Seed<'_>) -> Result<f64> {
+        let inputs: DeviceMap = upload_map(self.device, &host_map(x)?, Category::Activations, l > 0)?;
+        let call = Call { step: 0, microbatch: 0, microbatches: 1 };
+        let start = Instant::now();
+        backward_pack(self.device, self.model, &(l..l + 1), &self.vars[l..l + 1], &inputs, seed, call)?;
+        Ok(start.elapsed().as_secs_f64())
+    }
 }
 
 impl SwapCosts {
     /// Measures every cost at 1 KiB and at the model's mean parameter
-    /// tensor size (at least 16 KiB), `repeats` times each (median).
+    /// tensor size (at least 16 KiB): each op over up to 256 distinct
+    /// buffers (16 MiB at most), so that, as in a step, they are not all in
+    /// cache; `repeats` rounds after a warm-up one (mean per op).
     pub fn measure(footprint: &Footprint, optimizer: OptimizerConfig, repeats: usize) -> Result<Self> {
         let tensors: usize = footprint.layer_tensors.iter().sum();
         let mean = footprint.layer_weights.iter().sum::<u64>() / tensors.max(1) as u64;
         let sizes = [1024u64, mean.max(16 * 1024)];
         let device = CpuDevice::new(u64::MAX);
         let at = |size: u64| -> Result<[f64; 6]> {
-            let host = HostTensor::normal(&[(size / 4) as usize], 1.0, size);
-            let on_device = device.upload(&host, Category::Weights, true)?;
-            let tensor = on_device.tensor.clone();
-            let mut state = LayerState::new(vec![host.clone()]);
-            let mut sum = host.clone();
+            let count = ((16 << 20) / size).clamp(4, 256) as usize;
+            let hosts: Vec<HostTensor> =
+                (0..count).map(|i| HostTensor::normal(&[(size / 4) as usize], 1.0, i as u64)).collect();
+            let on_device: Vec<Tensor> = hosts
+                .iter()
+                .map(|h| Ok(device.upload(h, Category::Weights, true)?.tensor.clone()))
+                .collect::<Result<_>>()?;
+            let mut states: Vec<LayerState> = hosts.iter().map(|h| LayerState::new(vec![h.clone()])).collect();
+            let mut sums = hosts.clone();
+            let per = |seconds: f64| seconds / count as f64;
             Ok([
-                median_seconds(repeats, || device.upload(&host, Category::Weights, true).map(|_| ()))?,
-                median_seconds(repeats, || device.download(&tensor, Category::Gradients).map(|_| ()))?,
-                median_seconds(repeats, || {
-                    std::hint::black_box(host.clone());
+                per(mean_seconds(repeats, || hosts.iter().try_for_each(|h| device.upload(h, Category::Weights, true).map(|_| ())))?),
+                per(mean_seconds(repeats, || on_device.iter().try_for_each(|t| device.download(t, Category::Gradients).map(|_| ())))?),
+                per(mean_seconds(repeats, || {
+                    hosts.iter().for_each(|h| drop(std::hint::black_box(h.clone())));
                     Ok(())
-                })?,
-                median_seconds(repeats, || (&tensor + &tensor).map(|_| ()).map_err(Error::from))?,
-                median_seconds(repeats, || {
-                    sum.accumulate(&host);
+                })?),
+                per(mean_seconds(repeats, || {
+                    on_device.windows(2).try_for_each(|p| (&p[0] + &p[1]).map(|_| ()).map_err(Error::from))
+                })?),
+                per(mean_seconds(repeats, || {
+                    sums.iter_mut().zip(&hosts).for_each(|(s, h)| s.accumulate(h));
                     Ok(())
-                })?,
-                median_seconds(repeats, || optimizer.apply(&mut state, std::slice::from_ref(&host), 0))?,
+                })?),
+                per(mean_seconds(repeats, || {
+                    states.iter_mut().zip(&hosts).try_for_each(|(s, h)| optimizer.apply(s, std::slice::from_ref(h), 0))
+                })?),
             ])
         };
         let (small, large) = (at(sizes[0])?, at(sizes[1])?);
