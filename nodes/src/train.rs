@@ -8,10 +8,10 @@
 mod auto;
 
 use anyhow::{Context, Result, bail};
+use cairn_train::losslog::LossLog;
 use cairn_train::models::gpt::{GptConfig, gpt_model};
 use cairn_train::models::mlp::{MlpConfig, mlp_model};
 use cairn_train::plan::mib;
-use cairn_train::losslog::LossLog;
 use cairn_train::{CpuDevice, Model, OptimizerConfig, Schedule, StepReport, Traffic, Trainer};
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -166,14 +166,8 @@ pub fn parse_bytes(text: &str) -> Result<u64> {
 fn model(args: &BenchArgs, rows: usize) -> Result<Model> {
     Ok(match args.model {
         ModelArg::Gpt => {
-            let config = GptConfig {
-                layers: args.layers,
-                hidden: args.hidden,
-                heads: args.heads,
-                seq: args.seq,
-                rows,
-                seed: 0,
-            };
+            let config =
+                GptConfig { layers: args.layers, hidden: args.hidden, heads: args.heads, seq: args.seq, rows, seed: 0 };
             gpt_model(&config)?
         }
         ModelArg::Mlp => {
@@ -227,7 +221,8 @@ fn bench(args: &BenchArgs) -> Result<String> {
             "peak_device_bytes": peak, "busy_seconds": last.device.busy, "losses": losses,
             "first_step": reports[0].step, "weights_fnv1a": checksum,
         });
-        if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), auto::json(&outlook, step_s)) {
+        if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), auto::json(&outlook, step_s))
+        {
             object.extend(extra);
         }
         return Ok(format!("{value}\n"));

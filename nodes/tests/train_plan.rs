@@ -8,8 +8,20 @@
 use std::process::Command;
 
 const BASE: [&str; 14] = [
-    "train", "bench", "--model", "mlp", "--layers", "12", "--hidden", "64", "--device-mem", "160KiB", "--rows", "8",
-    "--steps", "3",
+    "train",
+    "bench",
+    "--model",
+    "mlp",
+    "--layers",
+    "12",
+    "--hidden",
+    "64",
+    "--device-mem",
+    "160KiB",
+    "--rows",
+    "8",
+    "--steps",
+    "3",
 ];
 
 fn cairn(extra: &[&str]) -> std::process::Output {

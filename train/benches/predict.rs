@@ -64,8 +64,14 @@ fn gpt_cases() -> Vec<Case> {
     ]
 }
 
-/// Predicted and measured step seconds of one case.
-fn run(case: &Case, profile: &Profile, steps: usize) -> cairn_train::Result<(f64, f64, u64)> {
+/// Predicted and measured seconds of one case: step, then compute busy.
+struct Outcome {
+    step: (f64, f64),
+    compute: (f64, f64),
+    peak: u64,
+}
+
+fn run(case: &Case, profile: &Profile, steps: usize) -> cairn_train::Result<Outcome> {
     let model = (case.model)()?;
     let weights = model.init_weights(0);
     let (footprint, _) = Footprint::measure(&model, &weights)?;
@@ -75,10 +81,15 @@ fn run(case: &Case, profile: &Profile, steps: usize) -> cairn_train::Result<(f64
     let predicted = simulate(&plan, input, Engines::SerialDevice)?;
     let device = CpuDevice::new(case.capacity);
     let mut trainer = Trainer::new(model, plan, device, OptimizerConfig::default(), weights)?;
-    let mut seconds: Vec<f64> = (0..steps + 1).map(|_| trainer.step().map(|r| r.seconds)).collect::<Result<_, _>>()?;
-    let mut timed = seconds.split_off(1);
-    timed.sort_by(f64::total_cmp);
-    Ok((predicted.step_s, timed[timed.len() / 2], predicted.peak_bytes))
+    let mut reports: Vec<_> = (0..steps + 1).map(|_| trainer.step()).collect::<Result<_, _>>()?;
+    let mut timed = reports.split_off(1);
+    timed.sort_by(|a, b| a.seconds.total_cmp(&b.seconds));
+    let median = &timed[timed.len() / 2];
+    Ok(Outcome {
+        step: (predicted.step_s, median.seconds),
+        compute: (predicted.busy.compute_s, median.device.busy.compute_s),
+        peak: predicted.peak_bytes,
+    })
 }
 
 fn table(title: &str, cases: &[Case], steps: usize) -> cairn_train::Result<Vec<f64>> {
@@ -95,12 +106,21 @@ fn table(title: &str, cases: &[Case], steps: usize) -> cairn_train::Result<Vec<f
         1e6 * c.d2h.per_tensor_s,
         1e-9 / c.update.per_byte_s.max(1e-30)
     );
-    println!("  {:<46} {:>12} {:>12} {:>8} {:>10}", "configuration", "predicted s", "measured s", "error", "peak MiB");
+    println!(
+        "  {:<46} {:>11} {:>10} {:>7} | {:>9} {:>9} | {:>8}",
+        "configuration", "predicted s", "measured s", "error", "compute p", "compute m", "peak MiB"
+    );
     let mut errors = Vec::new();
     for case in cases {
-        let (predicted, measured, peak) = run(case, &profile, steps)?;
+        let outcome = run(case, &profile, steps)?;
+        let ((predicted, measured), (compute_p, compute_m)) = (outcome.step, outcome.compute);
         let error = (predicted - measured) / measured;
-        println!("  {:<46} {predicted:>12.4} {measured:>12.4} {:>+7.1}% {:>10.2}", case.label, 100.0 * error, mib(peak));
+        println!(
+            "  {:<46} {predicted:>11.4} {measured:>10.4} {:>+6.1}% | {compute_p:>9.4} {compute_m:>9.4} | {:>8.2}",
+            case.label,
+            100.0 * error,
+            mib(outcome.peak)
+        );
         errors.push(error);
     }
     Ok(errors)
@@ -108,7 +128,7 @@ fn table(title: &str, cases: &[Case], steps: usize) -> cairn_train::Result<Vec<f
 
 fn main() -> cairn_train::Result<()> {
     let args: Vec<String> = std::env::args().collect();
-    let steps = args.iter().position(|a| a == "--steps").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(5);
+    let steps = args.iter().position(|a| a == "--steps").and_then(|i| args.get(i + 1)?.parse().ok()).unwrap_or(7);
     let mut errors = table("residual MLP", &mlp_cases(), steps)?;
     errors.extend(table("GPT blocks", &gpt_cases(), steps)?);
     let others: Vec<f64> = errors.iter().map(|e| e.abs()).collect();

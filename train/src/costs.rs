@@ -121,11 +121,17 @@ impl Profile {
     /// (forward first to last, backward last to first, as in a step, so
     /// caches hold what they would), `repeats` passes after a warm-up one
     /// (mean); and the swap costs with `optimizer`.
-    pub fn measure(model: &Model, weights: &[Vec<HostTensor>], optimizer: OptimizerConfig, repeats: usize) -> Result<Self> {
+    pub fn measure(
+        model: &Model,
+        weights: &[Vec<HostTensor>],
+        optimizer: OptimizerConfig,
+        repeats: usize,
+    ) -> Result<Self> {
         let (footprint, _) = Footprint::measure(model, weights)?;
         let (inputs, targets) = model.data.microbatch(0, 0)?;
         let targets: TensorMap = targets.iter().map(|(k, v)| Ok((k.clone(), v.to_tensor()?))).collect::<Result<_>>()?;
-        let mut layer_inputs = vec![inputs.iter().map(|(k, v)| Ok((k.clone(), v.to_tensor()?))).collect::<Result<_>>()?];
+        let mut layer_inputs =
+            vec![inputs.iter().map(|(k, v)| Ok((k.clone(), v.to_tensor()?))).collect::<Result<_>>()?];
         let device = CpuDevice::new(u64::MAX);
         let all = 0..model.layers.len();
         let frozen = upload_weights(&device, &all, false, |l| Ok(weights[l].clone()))?;
@@ -136,7 +142,8 @@ impl Profile {
             layer_inputs.push(out);
         }
         let rows = layer_inputs[0].values().next().map(|t| t.dim(0)).transpose()?.unwrap_or(1);
-        let pass = Pass { model, device: &device, frozen: &frozen, vars: &vars, inputs: &layer_inputs, targets: &targets };
+        let pass =
+            Pass { model, device: &device, frozen: &frozen, vars: &vars, inputs: &layer_inputs, targets: &targets };
         let mut sums = [(vec![LayerTimes::default(); model.layers.len()], 0.0), (Vec::new(), 0.0)];
         sums[1].0 = sums[0].0.clone();
         for round in 0..=repeats.max(1) {
@@ -233,8 +240,12 @@ impl SwapCosts {
             let mut sums = hosts.clone();
             let per = |seconds: f64| seconds / count as f64;
             Ok([
-                per(mean_seconds(repeats, || hosts.iter().try_for_each(|h| device.upload(h, Category::Weights, true).map(|_| ())))?),
-                per(mean_seconds(repeats, || on_device.iter().try_for_each(|t| device.download(t, Category::Gradients).map(|_| ())))?),
+                per(mean_seconds(repeats, || {
+                    hosts.iter().try_for_each(|h| device.upload(h, Category::Weights, true).map(|_| ()))
+                })?),
+                per(mean_seconds(repeats, || {
+                    on_device.iter().try_for_each(|t| device.download(t, Category::Gradients).map(|_| ()))
+                })?),
                 per(mean_seconds(repeats, || {
                     hosts.iter().for_each(|h| drop(std::hint::black_box(h.clone())));
                     Ok(())
@@ -253,7 +264,14 @@ impl SwapCosts {
         };
         let (small, large) = (at(sizes[0])?, at(sizes[1])?);
         let line = |i: usize| Linear::fit((sizes[0], small[i]), (sizes[1], large[i]));
-        Ok(Self { h2d: line(0), d2h: line(1), host_copy: line(2), device_add: line(3), host_add: line(4), update: line(5) })
+        Ok(Self {
+            h2d: line(0),
+            d2h: line(1),
+            host_copy: line(2),
+            device_add: line(3),
+            host_add: line(4),
+            update: line(5),
+        })
     }
 }
 

@@ -71,7 +71,7 @@ pub fn search(profile: &Profile, footprint: &Footprint, rows: usize, space: Sear
     let layers = footprint.layer_weights.len();
     let mut best: Option<Choice> = None;
     let (mut considered, mut feasible) = (0, 0);
-    for microbatches in (1..=space.samples).filter(|m| space.samples % m == 0) {
+    for microbatches in (1..=space.samples).filter(|m| space.samples.is_multiple_of(*m)) {
         let size = space.samples / microbatches;
         let scaled = footprint.with_rows(rows, size);
         let (times, loss_s) = profile.layer_times(&scaled)?;

@@ -113,7 +113,15 @@ pub fn simulate(plan: &Plan, input: SimInput<'_>, engines: Engines) -> Result<Pr
     };
     walker.run()?;
     let Walker { timeline, ledger, h2d, d2h, .. } = walker;
-    Ok(Prediction { step_s: timeline.makespan(), busy: timeline.busy(), peak_bytes: ledger.peak, h2d, d2h, engines, timeline })
+    Ok(Prediction {
+        step_s: timeline.makespan(),
+        busy: timeline.busy(),
+        peak_bytes: ledger.peak,
+        h2d,
+        d2h,
+        engines,
+        timeline,
+    })
 }
 
 impl Walker<'_> {
@@ -126,7 +134,11 @@ impl Walker<'_> {
                     if self.plan.prefetch {
                         self.prefetch(i);
                     }
-                    if trainable { self.backward(task, &weights)? } else { self.forward(task, &weights, i) }
+                    if trainable {
+                        self.backward(task, &weights)?
+                    } else {
+                        self.forward(task, &weights, i)
+                    }
                     self.ledger.free(weights.alloc);
                 }
                 TaskKind::Update => self.update(task.pack)?,

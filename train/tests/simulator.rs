@@ -43,8 +43,9 @@ fn costs() -> SwapCosts {
 }
 
 fn predict(plan: &Plan, footprint: &Footprint, engines: Engines) -> Prediction {
-    let times: Vec<LayerTimes> =
-        (0..plan.packs.last().unwrap().end).map(|l| LayerTimes { forward_s: 1e-4 * (1 + l % 3) as f64, backward_s: 3e-4 }).collect();
+    let times: Vec<LayerTimes> = (0..plan.packs.last().unwrap().end)
+        .map(|l| LayerTimes { forward_s: 1e-4 * (1 + l % 3) as f64, backward_s: 3e-4 })
+        .collect();
     let costs = costs();
     let input = SimInput { footprint, layers: &times, loss_s: 5e-5, costs: &costs };
     simulate(plan, input, engines).unwrap()
@@ -78,7 +79,8 @@ fn simulated_bytes_and_peak_equal_the_measured_accounting() {
             let label = format!("{} {} packs {:?} × {}", model.name, plan.schedule, plan.packs, plan.microbatches);
             let predicted = predict(&plan, &footprint, Engines::SerialDevice);
             let device = CpuDevice::new(u64::MAX);
-            let mut trainer = Trainer::new(make(), plan.clone(), device, OptimizerConfig::default(), weights.clone()).unwrap();
+            let mut trainer =
+                Trainer::new(make(), plan.clone(), device, OptimizerConfig::default(), weights.clone()).unwrap();
             for _ in 0..2 {
                 let measured = trainer.step().unwrap().device;
                 assert_eq!(predicted.h2d, measured.h2d, "{label}: host → device");
@@ -125,7 +127,9 @@ fn timelines_keep_dependencies_and_engine_order() {
             let ops = &prediction.timeline.ops;
             let engines_used = |stream| ops.iter().filter(move |op| op.stream == stream).map(|op| op.engine);
             if engines == Engines::SerialDevice {
-                assert!(engines_used(Stream::SwapIn).chain(engines_used(Stream::SwapOut)).all(|e| e == Engine::Executor));
+                assert!(
+                    engines_used(Stream::SwapIn).chain(engines_used(Stream::SwapOut)).all(|e| e == Engine::Executor)
+                );
             } else {
                 assert!(engines_used(Stream::SwapIn).all(|e| e == Engine::CopyIn), "{label}");
             }
