@@ -40,6 +40,7 @@ fn plan_auto_predicts_fits_and_logs_the_loss() {
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let predicted = value["predicted_step_s"].as_f64().unwrap();
     assert!(predicted > 0.0 && value["measured_step_s"].as_f64().unwrap() > 0.0);
+    assert!(value["predicted_overlapped_step_s"].as_f64().unwrap() <= predicted);
     let search = &value["plan_search"];
     assert!(search["feasible"].as_u64().unwrap() >= 1);
     let (rows, microbatches) = (search["rows"].as_u64().unwrap(), search["microbatches"].as_u64().unwrap());

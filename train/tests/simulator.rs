@@ -89,6 +89,8 @@ fn simulated_bytes_and_peak_equal_the_measured_accounting() {
             }
             let overlapped = predict(&plan, &footprint, Engines::Overlapped);
             assert_eq!((overlapped.h2d, overlapped.peak_bytes), (predicted.h2d, predicted.peak_bytes), "{label}");
+            // Every op has the same or fewer predecessors on its engine, so nothing ends later.
+            assert!(overlapped.step_s <= predicted.step_s + 1e-12, "{label}: overlapping made the step longer");
         }
     }
 }

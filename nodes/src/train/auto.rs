@@ -33,13 +33,17 @@ pub(super) struct Outlook {
     pub microbatches: usize,
     /// The predicted step (with `--predict` or `--plan auto`).
     pub prediction: Option<Prediction>,
+    /// The predicted step time on a device whose copy streams overlap
+    /// compute (what a GPU with the same costs would do).
+    pub overlapped_step_s: Option<f64>,
     /// Plans the search simulated and how many fit (`--plan auto`).
     pub searched: Option<(usize, usize)>,
 }
 
 impl Planned {
     fn new(model: Model, weights: Vec<Vec<HostTensor>>, footprint: Footprint, plan: Plan, rows: usize) -> Self {
-        let outlook = Outlook { rows, microbatches: plan.microbatches, prediction: None, searched: None };
+        let microbatches = plan.microbatches;
+        let outlook = Outlook { rows, microbatches, prediction: None, overlapped_step_s: None, searched: None };
         Self { model, weights, footprint, plan, outlook }
     }
 }
@@ -61,21 +65,26 @@ pub(super) fn plan(args: &BenchArgs, schedule: Schedule, capacity: u64) -> Resul
         .context("profiling the model")?;
     if !auto {
         let plan = Plan::build(schedule, &footprint, args.microbatches, capacity)?;
-        let (times, loss_s) = profile.layer_times(&footprint)?;
-        let input = SimInput { footprint: &footprint, layers: &times, loss_s, costs: &profile.costs };
-        let prediction = Some(simulate(&plan, input, Engines::SerialDevice)?);
-        let mut planned = Planned::new(model, weights, footprint, plan, args.rows);
-        planned.outlook.prediction = prediction;
-        return Ok(planned);
+        return predicted(Planned::new(model, weights, footprint, plan, args.rows), &profile);
     }
     let samples = args.rows * args.microbatches;
     let space = SearchSpace { samples, capacity, engines: Engines::SerialDevice };
     let choice = search(&profile, &footprint, args.rows, space)?;
     let model = super::model(args, choice.rows)?;
     let (footprint, _) = Footprint::measure(&model, &weights)?;
-    let mut planned = Planned::new(model, weights, footprint, choice.plan, choice.rows);
-    planned.outlook.prediction = Some(choice.prediction);
+    let mut planned = predicted(Planned::new(model, weights, footprint, choice.plan, choice.rows), &profile)?;
     planned.outlook.searched = Some((choice.considered, choice.feasible));
+    Ok(planned)
+}
+
+/// Adds the simulator's predictions (serial CPU device, and overlapped) for
+/// the plan.
+fn predicted(mut planned: Planned, profile: &Profile) -> Result<Planned> {
+    let (times, loss_s) = profile.layer_times(&planned.footprint)?;
+    let input = SimInput { footprint: &planned.footprint, layers: &times, loss_s, costs: &profile.costs };
+    let overlapped = simulate(&planned.plan, input, Engines::Overlapped)?;
+    planned.outlook.prediction = Some(simulate(&planned.plan, input, Engines::SerialDevice)?);
+    planned.outlook.overlapped_step_s = Some(overlapped.step_s);
     Ok(planned)
 }
 
@@ -89,6 +98,7 @@ pub(super) fn json(outlook: &Outlook, measured_step_s: f64) -> serde_json::Value
             "rows": outlook.rows, "microbatches": outlook.microbatches,
         })),
         "predicted_step_s": p.map(|p| p.step_s),
+        "predicted_overlapped_step_s": outlook.overlapped_step_s,
         "measured_step_s": measured_step_s,
         "predicted_busy_seconds": p.map(|p| p.busy),
         "predicted_peak_device_bytes": p.map(|p| p.peak_bytes),
@@ -119,5 +129,8 @@ pub(super) fn text(outlook: &Outlook, measured_step_s: f64) -> String {
         "predicted busy (s): compute {:.3}, swap-in {:.3}, swap-out {:.3}, cpu {:.3}\n",
         p.busy.compute_s, p.busy.swap_in_s, p.busy.swap_out_s, p.busy.cpu_s
     );
+    if let Some(overlapped) = outlook.overlapped_step_s {
+        out += &format!("predicted step time with copy streams overlapping compute: {overlapped:.4} s\n");
+    }
     out
 }
