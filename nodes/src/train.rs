@@ -1,12 +1,18 @@
 //! `cairn train bench`: train a benchmark model (GPT blocks or a residual
 //! MLP) for a few steps under a schedule on the capacity-enforced CPU device,
 //! and print step time, swap bytes by category, peak device bytes and the plan.
+//! `--plan auto` profiles the model and lets the scheduler pick harmony's
+//! packs and microbatch size ([`auto`]); `--loss-log FILE.csv` writes the
+//! loss per step and a PNG loss curve next to it.
+
+mod auto;
 
 use anyhow::{Context, Result, bail};
+use cairn_train::losslog::LossLog;
 use cairn_train::models::gpt::{GptConfig, gpt_model};
 use cairn_train::models::mlp::{MlpConfig, mlp_model};
 use cairn_train::plan::mib;
-use cairn_train::{CpuDevice, Footprint, Model, OptimizerConfig, Plan, Schedule, StepReport, Traffic, Trainer};
+use cairn_train::{CpuDevice, Model, OptimizerConfig, Schedule, StepReport, Traffic, Trainer};
 use clap::{Args, Subcommand, ValueEnum};
 
 /// The `train` subcommands.
@@ -34,6 +40,16 @@ pub enum ScheduleArg {
     Naive,
     /// Harmony: pack grouping over all microbatches, prefetch, recomputation.
     Harmony,
+}
+
+/// How harmony's packs and microbatch size are chosen.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PlanArg {
+    /// The greedy capacity rule: longest packs that fit, `--rows` × `--microbatches` as given.
+    Greedy,
+    /// Profile, then search pack sizes and microbatch sizes (same samples per
+    /// step) with the simulator; the least predicted step time that fits wins.
+    Auto,
 }
 
 /// Arguments of `cairn train bench`.
@@ -76,18 +92,33 @@ pub struct BenchArgs {
     /// after every step. `--steps` counts from the start of the run.
     #[arg(long, value_name = "FILE")]
     checkpoint: Option<std::path::PathBuf>,
+    /// How harmony's plan is chosen (`auto` needs `--schedule harmony`).
+    #[arg(long, value_enum, default_value = "greedy")]
+    plan: PlanArg,
+    /// Profile the model and print the simulator's predicted step time next
+    /// to the measured one (implied by `--plan auto`).
+    #[arg(long)]
+    predict: bool,
+    /// Timed runs per profiled layer and cost (their mean is kept).
+    #[arg(long, default_value_t = 3)]
+    profile_repeats: usize,
+    /// Loss log: `step,loss,lr,wall_s` per step, and a PNG loss curve with
+    /// the same name (`.png`) written at the end.
+    #[arg(long, value_name = "FILE.csv")]
+    loss_log: Option<std::path::PathBuf>,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
 }
 
 impl BenchArgs {
-    /// The resolved configuration saved in (and checked against) checkpoints.
-    fn config_json(&self) -> String {
+    /// The resolved configuration saved in (and checked against)
+    /// checkpoints, with the microbatch split the run uses.
+    fn config_json(&self, rows: usize, microbatches: usize) -> String {
         serde_json::json!({
             "model": format!("{:?}", self.model), "layers": self.layers, "hidden": self.hidden,
-            "device_mem": self.device_mem, "microbatches": self.microbatches,
-            "schedule": format!("{:?}", self.schedule), "rows": self.rows, "seq": self.seq,
+            "device_mem": self.device_mem, "microbatches": microbatches,
+            "schedule": format!("{:?}", self.schedule), "rows": rows, "seq": self.seq,
             "heads": self.heads, "ffn_mult": self.ffn_mult, "optimizer": OptimizerConfig::default(), "init_seed": 0,
         })
         .to_string()
@@ -132,17 +163,11 @@ pub fn parse_bytes(text: &str) -> Result<u64> {
     Ok((value * scale).round() as u64)
 }
 
-fn model(args: &BenchArgs) -> Result<Model> {
+fn model(args: &BenchArgs, rows: usize) -> Result<Model> {
     Ok(match args.model {
         ModelArg::Gpt => {
-            let config = GptConfig {
-                layers: args.layers,
-                hidden: args.hidden,
-                heads: args.heads,
-                seq: args.seq,
-                rows: args.rows,
-                seed: 0,
-            };
+            let config =
+                GptConfig { layers: args.layers, hidden: args.hidden, heads: args.heads, seq: args.seq, rows, seed: 0 };
             gpt_model(&config)?
         }
         ModelArg::Mlp => {
@@ -150,7 +175,7 @@ fn model(args: &BenchArgs) -> Result<Model> {
                 layers: args.layers,
                 hidden: args.hidden,
                 ffn_mult: args.ffn_mult,
-                rows: args.rows,
+                rows,
                 ..Default::default()
             };
             mlp_model(&config)?
@@ -168,59 +193,73 @@ fn bench(args: &BenchArgs) -> Result<String> {
         ScheduleArg::Naive => Schedule::Naive,
         ScheduleArg::Harmony => Schedule::Harmony,
     };
-    let model = model(args)?;
-    let weights = model.init_weights(0);
-    let (footprint, _) = Footprint::measure(&model, &weights)?;
-    let plan = Plan::build(schedule, &footprint, args.microbatches, capacity)?;
+    let auto::Planned { model, weights, footprint, plan, outlook } = auto::plan(args, schedule, capacity)?;
     let plan_text = plan.describe(&footprint);
     let (name, weight_bytes) = (model.name.clone(), model.weight_bytes());
     let packs: Vec<[usize; 2]> = plan.packs.iter().map(|p| [p.start, p.end]).collect();
+    let (rows, microbatches) = (outlook.rows, outlook.microbatches);
     let mut trainer = Trainer::new(model, plan, CpuDevice::new(capacity), OptimizerConfig::default(), weights)?;
+    let config = args.config_json(rows, microbatches);
     if let Some(path) = args.checkpoint.as_deref().filter(|p| p.exists()) {
-        trainer.load_checkpoint(path, &args.config_json())?;
+        trainer.load_checkpoint(path, &config)?;
     }
-    let reports = train(&mut trainer, args, &format!("{schedule} {name}"))?;
+    let reports = train(&mut trainer, args, &config, &format!("{schedule} {name}"))?;
     let checksum = weights_checksum(&trainer.weights()?);
     let timed = if reports.len() > 1 { &reports[1..] } else { &reports[..] };
     let step_s = timed.iter().map(|r| r.seconds).sum::<f64>() / timed.len() as f64;
-    let samples = (args.rows * args.microbatches) as f64;
+    let samples = (rows * microbatches) as f64;
     let last = reports.last().context("no step ran")?;
     let peak = reports.iter().map(|r| r.device.peak_bytes).max().unwrap_or(0);
     if args.json {
         let traffic = |t: &Traffic| serde_json::json!({"total": t.total(), "weights": t.weights, "activations": t.activations, "gradients": t.gradients});
         let losses: Vec<f64> = reports.iter().map(|r| r.loss).collect();
-        let value = serde_json::json!({
-            "model": name, "schedule": schedule.to_string(), "microbatches": args.microbatches,
+        let mut value = serde_json::json!({
+            "model": name, "schedule": schedule.to_string(), "microbatches": microbatches, "rows": rows,
             "device_mem_bytes": capacity, "weight_bytes": weight_bytes, "packs": packs,
             "steps": args.steps, "step_seconds": step_s, "samples_per_second": samples / step_s,
             "h2d_bytes": traffic(&last.device.h2d), "d2h_bytes": traffic(&last.device.d2h),
             "peak_device_bytes": peak, "busy_seconds": last.device.busy, "losses": losses,
             "first_step": reports[0].step, "weights_fnv1a": checksum,
         });
+        if let (Some(object), serde_json::Value::Object(extra)) = (value.as_object_mut(), auto::json(&outlook, step_s))
+        {
+            object.extend(extra);
+        }
         return Ok(format!("{value}\n"));
     }
     let text = text(&name, weight_bytes, capacity, &plan_text, &reports, step_s, samples, peak);
-    Ok(format!("{text}weights checksum (FNV-1a): {checksum}\n"))
+    let prediction = auto::text(&outlook, step_s);
+    Ok(format!("{text}{prediction}weights checksum (FNV-1a): {checksum}\n"))
 }
 
-/// Runs the remaining steps up to `--steps`, checkpointing after each.
-fn train(trainer: &mut Trainer, args: &BenchArgs, label: &str) -> Result<Vec<StepReport>> {
+/// Runs the remaining steps up to `--steps`, checkpointing after each and
+/// logging the loss (`--loss-log`; the curve is drawn at the end).
+fn train(trainer: &mut Trainer, args: &BenchArgs, config: &str, label: &str) -> Result<Vec<StepReport>> {
     let first = trainer.steps() as usize;
     if first >= args.steps {
         bail!("the checkpoint is already at step {first}; ask for more than --steps {}", args.steps);
     }
+    let mut log = args.loss_log.as_deref().map(|path| LossLog::open(path, first as u64)).transpose()?;
+    let (start, lr) = (std::time::Instant::now(), f64::from(OptimizerConfig::default().lr()));
     let bar = crate::progress::bar(label, "steps");
     bar.set_length(args.steps as u64);
     bar.set_position(first as u64);
     let mut reports = Vec::new();
     for step in first..args.steps {
-        reports.push(trainer.step().with_context(|| format!("step {step} of {label}"))?);
+        let report = trainer.step().with_context(|| format!("step {step} of {label}"))?;
+        if let Some(log) = log.as_mut() {
+            log.record(report.step, report.loss, Some(lr), start.elapsed().as_secs_f64())?;
+        }
+        reports.push(report);
         if let Some(path) = &args.checkpoint {
-            trainer.save_checkpoint(path, &args.config_json())?;
+            trainer.save_checkpoint(path, config)?;
         }
         bar.inc(1);
     }
     bar.finish_and_clear();
+    if let Some(log) = &log {
+        log.write_png()?;
+    }
     Ok(reports)
 }
 

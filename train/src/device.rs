@@ -48,7 +48,8 @@ impl Category {
 /// The streams of a real device plus the host CPU. The executor is
 /// sequential, so their busy times are measured one after another (see the
 /// crate docs); the scheduler's simulation overlaps them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Stream {
     /// Forward and backward kernels.
     Compute,
@@ -77,7 +78,8 @@ impl Traffic {
         self.weights + self.activations + self.gradients
     }
 
-    fn add(&mut self, category: Category, bytes: u64) {
+    /// Adds `bytes` to `category`.
+    pub fn add(&mut self, category: Category, bytes: u64) {
         match category {
             Category::Weights => self.weights += bytes,
             Category::Activations => self.activations += bytes,

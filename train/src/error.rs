@@ -42,6 +42,14 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A file of the job (the loss log or its plot) cannot be read or written.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The background optimizer thread failed.
     #[error("optimizer thread failed: {0}")]
     Optimizer(String),

@@ -81,7 +81,7 @@ pub fn forward_pack(
     device: &CpuDevice,
     model: &Model,
     pack: &Pack,
-    weights: &PackWeights,
+    weights: &[Vec<DeviceTensor>],
     inputs: DeviceMap,
     call: Call,
 ) -> Result<DeviceMap> {
@@ -117,7 +117,7 @@ pub fn backward_pack(
     device: &CpuDevice,
     model: &Model,
     pack: &Pack,
-    weights: &PackWeights,
+    weights: &[Vec<DeviceTensor>],
     inputs: &DeviceMap,
     seed: Seed<'_>,
     call: Call,
@@ -161,7 +161,7 @@ fn recompute(
     device: &CpuDevice,
     model: &Model,
     pack: &Pack,
-    weights: &PackWeights,
+    weights: &[Vec<DeviceTensor>],
     x: &TensorMap,
     call: Call,
 ) -> Result<(TensorMap, Vec<Tensor>, Vec<crate::device::Allocation>)> {

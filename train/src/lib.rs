@@ -40,30 +40,43 @@
 //! cairn train bench --model gpt|mlp --layers L --hidden H [--device-mem 32MiB]
 //!                   [--microbatches 4] --schedule resident|naive|harmony [--steps 3]
 //!                   [--rows 8] [--seq 32] [--heads 4] [--ffn-mult 1] [--json]
+//!                   [--plan greedy|auto] [--predict] [--loss-log FILE.csv]
 //! ```
 //! prints the plan, loss, step time, bytes moved per iteration by direction
 //! and category (JSON: `h2d_bytes` / `d2h_bytes`, each with `total`,
 //! `weights`, `activations`, `gradients`), peak device bytes and stream busy
 //! times.
 //!
-//! Not yet here: the CUDA device, the profiling scheduler with its
-//! event-driven stream simulation (plans use [`plan::harmony_packs`], a
-//! greedy capacity rule).
+//! The scheduler: [`costs::Profile`] measures one configuration (per-layer
+//! forward/backward seconds, swap and optimizer costs); [`simulate`] replays
+//! a plan on the streams of [`sim`] (an event-driven timeline and a byte
+//! ledger) and predicts step time, busy time per stream, peak device bytes
+//! and swap bytes — the bytes equal the device's accounting exactly;
+//! [`search`] picks harmony's pack boundaries and microbatch size under the
+//! capacity by the least predicted step time. [`losslog`] writes a job's
+//! loss CSV and PNG curve.
+//!
+//! Not yet here: the CUDA device.
 //!
 //! [`checkpoint`] saves and restores a trainer (weights, optimizer state,
 //! resolved config, step) as one safetensors file.
 
 pub mod checkpoint;
+pub mod costs;
 pub mod device;
 pub mod error;
 pub mod exec;
 pub mod host;
+pub mod losslog;
 pub mod model;
 pub mod models;
 pub mod optim;
 pub mod plan;
 pub mod profile;
 pub mod runner;
+pub mod search;
+pub mod sim;
+pub mod simulate;
 pub mod trainer;
 
 pub use device::{Category, CpuDevice, DeviceStats, Traffic};

@@ -64,6 +64,13 @@ impl LayerState {
 }
 
 impl OptimizerConfig {
+    /// The learning rate.
+    pub fn lr(&self) -> f32 {
+        match *self {
+            Self::AdamW { lr, .. } | Self::Sgd { lr, .. } => lr,
+        }
+    }
+
     /// Applies update number `step` (0-based) to one layer with its
     /// accumulated gradients.
     pub fn apply(&self, state: &mut LayerState, grads: &[HostTensor], step: u64) -> Result<()> {

@@ -223,6 +223,8 @@ mod tests {
             boundary: vec![10; layers + 1],
             scratch: vec![5; layers],
             targets: 10,
+            layer_tensors: vec![2; layers],
+            kinds: vec!["test".into(); layers],
         }
     }
 

@@ -23,6 +23,10 @@ pub struct Footprint {
     pub scratch: Vec<u64>,
     /// Target bytes of a microbatch.
     pub targets: u64,
+    /// Parameter tensors of each layer (each is one transfer).
+    pub layer_tensors: Vec<usize>,
+    /// Kind of each layer (`Layer::kind`), for time profiles.
+    pub kinds: Vec<String>,
 }
 
 /// Bytes of the tensors in a map.
@@ -47,7 +51,9 @@ impl Footprint {
             boundary.push(map_bytes(&h));
         }
         let targets = targets.values().map(HostTensor::bytes).sum();
-        Ok((Self { layer_weights: model.layer_bytes(), boundary, scratch, targets }, times))
+        let layer_tensors = model.layers.iter().map(|layer| layer.params().len()).collect();
+        let kinds = model.layers.iter().map(|layer| layer.kind().to_string()).collect();
+        Ok((Self { layer_weights: model.layer_bytes(), boundary, scratch, targets, layer_tensors, kinds }, times))
     }
 
     /// Weight bytes of a pack.
@@ -61,6 +67,21 @@ impl Footprint {
     pub fn backward_activations(&self, pack: &Pack) -> u64 {
         let graph: u64 = pack.clone().map(|l| self.boundary[l + 1] + self.scratch[l]).sum();
         2 * self.boundary[pack.start] + self.boundary[pack.end] + self.targets + graph
+    }
+
+    /// The footprint of the same model with `rows_to` instead of `rows_from`
+    /// samples per microbatch: activation, scratch and target bytes scale
+    /// with the rows (every activation has the batch as its first axis, as
+    /// in both benchmark models), weights do not. Exact when `rows_from`
+    /// divides each activation's bytes evenly.
+    pub fn with_rows(&self, rows_from: usize, rows_to: usize) -> Self {
+        let scale = |bytes: u64| bytes * rows_to as u64 / rows_from.max(1) as u64;
+        Self {
+            boundary: self.boundary.iter().copied().map(scale).collect(),
+            scratch: self.scratch.iter().copied().map(scale).collect(),
+            targets: scale(self.targets),
+            ..self.clone()
+        }
     }
 }
 
@@ -80,5 +101,16 @@ mod tests {
         assert_eq!(footprint.scratch[0], 4 * 4 * (8 + 3 * 16));
         assert_eq!(footprint.weights(&(0..2)), 8 * 296);
         assert_eq!(times.len(), 3);
+        assert_eq!((footprint.layer_tensors[0], footprint.kinds[2].as_str()), (6, "mlp-block"));
+    }
+
+    #[test]
+    fn footprint_scales_with_rows_like_a_measured_one() {
+        let config = MlpConfig { layers: 2, hidden: 8, rows: 4, ..Default::default() };
+        let model = mlp_model(&config).unwrap();
+        let (four, _) = Footprint::measure(&model, &model.init_weights(0)).unwrap();
+        let model = mlp_model(&MlpConfig { rows: 2, ..config }).unwrap();
+        let (two, _) = Footprint::measure(&model, &model.init_weights(0)).unwrap();
+        assert_eq!(four.with_rows(4, 2), two);
     }
 }
