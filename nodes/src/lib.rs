@@ -1,13 +1,15 @@
 //! The `cairn` command line: trajectory evaluation, bags, synthetic sensor
-//! data, RGB-D SLAM, the end-to-end demo, swapping-trainer benchmarks and
-//! point-cloud registration today; ROS 2 nodes, replay and rerun
-//! visualisation as they land.
+//! data, RGB-D SLAM, the end-to-end demo, swapping-trainer benchmarks,
+//! point-cloud registration, the ROS 2 SLAM node over DDS and bag replay
+//! today; launch files and rerun visualisation as they land.
 //!
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
 //! dispatches through one `match` to a subcommand module ([`eval`], [`bag`],
-//! [`sim`], [`slam`], [`demo`], [`train`], [`loops`]), which
-//! returns the text to print. The `cairn` binary is a thin wrapper, so tests
+//! [`sim`], [`slam`], [`demo`], [`train`], [`loops`], [`node`],
+//! [`replay`]), which returns the text to print. The ROS 2 node's parts
+//! (parameters, input synchronisation, the transport-free pipeline, output
+//! messages, the ros2-client DDS side) live in [`ros`]. The `cairn` binary is a thin wrapper, so tests
 //! drive exactly the code users run:
 //!
 //! ```
@@ -21,7 +23,10 @@ pub mod bag;
 pub mod demo;
 pub mod eval;
 pub mod loops;
+pub mod node;
 pub mod progress;
+pub mod replay;
+pub mod ros;
 pub mod sim;
 pub mod slam;
 pub mod slam_bag;
@@ -64,6 +69,12 @@ pub enum Command {
     /// Loop closure geometry: register point clouds as the L3D loop check does.
     #[command(subcommand)]
     Loop(loops::LoopCommand),
+    /// ROS 2 nodes over DDS (ros2-client; no ROS install needed).
+    #[command(subcommand)]
+    Node(node::NodeCommand),
+    /// Replay a bag's camera topics through the SLAM node: in-process
+    /// (deterministic, `--out`), or published on DDS (`--publish`).
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs a parsed command line and returns what it prints on stdout.
@@ -76,5 +87,7 @@ pub fn run(cli: &Cli) -> Result<String> {
         Command::Demo(args) => demo::run(args),
         Command::Train(command) => train::run(command),
         Command::Loop(command) => loops::run(command),
+        Command::Node(command) => node::run(command),
+        Command::Replay(args) => replay::run(args),
     }
 }

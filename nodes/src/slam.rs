@@ -168,11 +168,22 @@ fn read_config(file: &Path) -> Result<SlamConfig> {
 
 /// Writes the final trajectory and the per-frame log.
 fn write_outputs(args: &SlamArgs, results: &[SlamFrame], trajectory: &[(f64, Rigid3, TrackingState)]) -> Result<()> {
+    write_trajectory(&args.out, trajectory)?;
+    let log_path = args.log.clone().unwrap_or_else(|| PathBuf::from(format!("{}.log", args.out.display())));
+    write_frame_log(&log_path, results)
+}
+
+/// Writes a final trajectory ([`Slam::trajectory`]) as a TUM file — the
+/// one writer of `cairn slam`, `cairn replay` and the node's `--save`.
+pub(crate) fn write_trajectory(out: &Path, trajectory: &[(f64, Rigid3, TrackingState)]) -> Result<()> {
     let stamps = trajectory.iter().map(|t| t.0).collect();
     let poses = trajectory.iter().map(|t| t.1).collect();
-    let estimate = Trajectory::with_stamps(args.out.display().to_string(), stamps, poses)?;
-    estimate.write(&args.out, TrajectoryFormat::Tum).with_context(|| format!("writing {}", args.out.display()))?;
-    let log_path = args.log.clone().unwrap_or_else(|| PathBuf::from(format!("{}.log", args.out.display())));
+    let estimate = Trajectory::with_stamps(out.display().to_string(), stamps, poses)?;
+    estimate.write(out, TrajectoryFormat::Tum).with_context(|| format!("writing {}", out.display()))
+}
+
+/// Writes the per-frame log (tab-separated, one line per frame).
+pub(crate) fn write_frame_log(log_path: &Path, results: &[SlamFrame]) -> Result<()> {
     let mut log = String::from(
         "# stamp\tstate\tkeyframe\tnew_keyframe\tinliers\tmean_residual_px\tpyramid_ms\tedges_ms\tdistance_ms\ttracking_ms\tkeyframe_ms\ttotal_ms\twindow_ms\tloops_ms\tgraph_ms\twarnings\n",
     );
@@ -198,7 +209,7 @@ fn write_outputs(args: &SlamArgs, results: &[SlamFrame], trajectory: &[(f64, Rig
             r.warnings.names()
         ));
     }
-    std::fs::write(&log_path, log).with_context(|| format!("writing {}", log_path.display()))
+    std::fs::write(log_path, log).with_context(|| format!("writing {}", log_path.display()))
 }
 
 /// `tracking`, `relocalised`, or `lost:<reason>`.
