@@ -79,7 +79,11 @@ pub fn run(args: &ReplayArgs) -> Result<String> {
     for topic in [&topics.rgb, &topics.depth, &topics.camera_info] {
         if bag.connection_index(topic).is_none() {
             let available: Vec<&str> = bag.connections.iter().map(|c| c.topic.as_str()).collect();
-            bail!("no topic {topic} in {} (it has: {}); set topics.* in --params", args.bag.display(), available.join(", "));
+            bail!(
+                "no topic {topic} in {} (it has: {}); set topics.* in --params",
+                args.bag.display(),
+                available.join(", ")
+            );
         }
     }
     match &args.out {
@@ -91,7 +95,7 @@ pub fn run(args: &ReplayArgs) -> Result<String> {
 /// A bag message on one of the node's input topics, decoded.
 fn decode(topics: &TopicParams, topic: &str, data: &[u8]) -> Result<Input> {
     Ok(if topic == topics.camera_info {
-        Input::CameraInfo(cdr::decode::<CameraInfo>(data)?)
+        Input::CameraInfo(Box::new(cdr::decode::<CameraInfo>(data)?))
     } else if topic == topics.rgb {
         Input::Rgb(cdr::decode::<Image>(data)?)
     } else {
@@ -205,12 +209,14 @@ impl Player {
             match &self.clock {
                 Some(clock) => send(clock, Clock { clock: header.stamp })?,
                 // Wall clock, spacing kept: the first stamp becomes now.
-                None => header.stamp = Time::from_secs_f64(wall_start + bag_stamp - *first_stamp.get_or_insert(bag_stamp))?,
+                None => {
+                    header.stamp = Time::from_secs_f64(wall_start + bag_stamp - *first_stamp.get_or_insert(bag_stamp))?
+                }
             }
             match input {
                 Input::Rgb(image) => send(&self.rgb, image)?,
                 Input::Depth(image) => send(&self.depth, image)?,
-                Input::CameraInfo(info) => send(&self.info, info)?,
+                Input::CameraInfo(info) => send(&self.info, *info)?,
             }
             published += 1;
         }

@@ -19,7 +19,8 @@ use anyhow::{Context, Result, anyhow, ensure};
 use cairn_e2e::{Oracle, oracles_required, repo_root, scratch_dir};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-/// Frames of the synthetic sequence (the generated loop, as the demo).
+/// Frames of the synthetic sequence: 0.4 of the generated loop (≈ the
+/// per-frame motion of the demo's 300-frame laps).
 const FRAMES: usize = 60;
 /// The acceptance bound: ATE over DDS ≤ this × the offline ATE.
 const ATE_RATIO: f64 = 1.5;
@@ -59,7 +60,7 @@ fn make_fixture() -> Result<Fixture> {
     let dir = scratch_dir("ros2_dds")?;
     let sim = dir.join("sim");
     let _ = std::fs::remove_dir_all(&sim);
-    cairn(&["sim", "rgbd", "--out", &s(&sim), "--path", "loop", "--frames", &FRAMES.to_string()])?;
+    cairn(&["sim", "rgbd", "--out", &s(&sim), "--path", "loop", "--laps", "0.4", "--frames", &FRAMES.to_string()])?;
     let bag = dir.join("bag");
     let _ = std::fs::remove_dir_all(&bag);
     cairn(&["bag", "from-tum", &s(&sim), "--out", &s(&bag)])?;
@@ -113,7 +114,7 @@ fn cyclonedds_peer_drives_node_slam() -> Result<()> {
     let python = Oracle::python().map_err(|e| anyhow!(e))?;
     let received = dir.join("received.tum");
     let peer = format!(
-        "{} {} --bag {} --hz 15 --odometry-out {}",
+        "{} {} --bag {} --hz 10 --odometry-out {}",
         s(&python.program),
         s(&repo_root().join("tests/oracle/ros2_peer.py")),
         s(&fixture.bag),
@@ -143,7 +144,8 @@ fn replay_publish_drives_node_slam() -> Result<()> {
     let dir = fixture.dir.join("replay");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
-    let replay = format!("\"$CAIRN\" replay {} --publish --clock --rate 0.5 --wait 20 > \"$dir/replay.out\"", s(&fixture.bag));
+    let replay =
+        format!("\"$CAIRN\" replay {} --publish --clock --rate 0.5 --wait 20 > \"$dir/replay.out\"", s(&fixture.bag));
     in_loopback(&node_script(&dir, &replay))?;
     let (received_images, processed) = node_counts(&dir)?;
     println!("replay --publish: node received {received_images}, processed {processed} of {FRAMES} frames");

@@ -54,7 +54,7 @@ class Image_(IdlStruct, typename="sensor_msgs::msg::dds_::Image_"):
     encoding: str
     is_bigendian: uint8
     step: uint32
-    data: bytes  # sequence<octet>, as bytes (fast)
+    data: sequence[uint8]
 
 
 @dataclass

@@ -90,14 +90,14 @@ impl RosNode {
     pub fn publisher<M: RosMessage>(&mut self, topic: &str, qos: QosProfile) -> Result<Publisher<M>> {
         let name = Name::parse(topic).with_context(|| format!("topic name {topic}"))?;
         let dds_topic = self.node.create_topic(&name, type_name::<M>(), &qos)?;
-        Ok(self.node.create_publisher(&dds_topic, Some(qos)).with_context(|| format!("publishing {topic}"))?)
+        self.node.create_publisher(&dds_topic, Some(qos)).with_context(|| format!("publishing {topic}"))
     }
 
     /// A subscription to `M` on `topic`.
     pub fn subscription<M: RosMessage + 'static>(&mut self, topic: &str, qos: QosProfile) -> Result<Subscription<M>> {
         let name = Name::parse(topic).with_context(|| format!("topic name {topic}"))?;
         let dds_topic = self.node.create_topic(&name, type_name::<M>(), &qos)?;
-        Ok(self.node.create_subscription(&dds_topic, Some(qos)).with_context(|| format!("subscribing to {topic}"))?)
+        self.node.create_subscription(&dds_topic, Some(qos)).with_context(|| format!("subscribing to {topic}"))
     }
 
     /// Leaves the DDS domain: the node is dropped (its spinner ends) and the
@@ -129,7 +129,12 @@ pub enum Received {
 
 /// Subscribes to the node's inputs and forwards every sample to `sender`
 /// from a thread that polls the readers until `stop` is set.
-pub fn receive(ros: &mut RosNode, topics: &TopicParams, sender: Sender<Received>, stop: Arc<AtomicBool>) -> Result<JoinHandle<()>> {
+pub fn receive(
+    ros: &mut RosNode,
+    topics: &TopicParams,
+    sender: Sender<Received>,
+    stop: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>> {
     let rgb = ros.subscription::<Image>(&topics.rgb, sensor_qos())?;
     let depth = ros.subscription::<Image>(&topics.depth, sensor_qos())?;
     // Latest-value topic: reliable, so the one message a camera driver may
@@ -140,7 +145,7 @@ pub fn receive(ros: &mut RosNode, topics: &TopicParams, sender: Sender<Received>
         while !stop.load(Ordering::Relaxed) {
             let got = drain(&rgb, &sender, Input::Rgb, "undecodable colour image")
                 + drain(&depth, &sender, Input::Depth, "undecodable depth image")
-                + drain(&info, &sender, Input::CameraInfo, "undecodable camera_info");
+                + drain(&info, &sender, |info| Input::CameraInfo(Box::new(info)), "undecodable camera_info");
             if got == 0 {
                 std::thread::sleep(Duration::from_millis(1));
             }

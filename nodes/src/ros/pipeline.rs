@@ -28,8 +28,8 @@ pub enum Input {
     Rgb(Image),
     /// On `topics.depth`.
     Depth(Image),
-    /// On `topics.camera_info`.
-    CameraInfo(CameraInfo),
+    /// On `topics.camera_info` (boxed: it is the largest by far).
+    CameraInfo(Box<CameraInfo>),
 }
 
 /// Causes of dropped messages: each is logged the first time, then counted.
@@ -97,7 +97,7 @@ impl SlamPipeline {
         match input {
             Input::Rgb(image) => self.sync.push_rgb(image.header.stamp.as_secs_f64(), image),
             Input::Depth(image) => self.sync.push_depth(image.header.stamp.as_secs_f64(), image),
-            Input::CameraInfo(info) => self.set_camera(info),
+            Input::CameraInfo(info) => self.set_camera(*info),
         }
     }
 
@@ -132,10 +132,9 @@ impl SlamPipeline {
         loop {
             match self.sync.pop(flush)? {
                 Synced::Pair { rgb, depth, .. } => return Some((rgb, depth)),
-                Synced::Unpaired { stamp } => self.problems.report(
-                    "no depth image within node.sync_tolerance_s",
-                    &format!("colour image {stamp:.6} dropped"),
-                ),
+                Synced::Unpaired { stamp } => self
+                    .problems
+                    .report("no depth image within node.sync_tolerance_s", &format!("colour image {stamp:.6} dropped")),
             }
         }
     }

@@ -47,13 +47,7 @@ impl<R, D: Clone> StampSync<R, D> {
     /// Pairs within `tolerance` seconds, holding at most `capacity` images
     /// per queue.
     pub fn new(tolerance: f64, capacity: usize) -> Self {
-        StampSync {
-            tolerance,
-            capacity: capacity.max(1),
-            rgb: VecDeque::new(),
-            depth: VecDeque::new(),
-            overflowed: 0,
-        }
+        StampSync { tolerance, capacity: capacity.max(1), rgb: VecDeque::new(), depth: VecDeque::new(), overflowed: 0 }
     }
 
     /// Queues a colour image.
