@@ -196,3 +196,78 @@ impl SlamPipeline {
         self.slam.as_ref().map(Slam::trajectory).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md: no unwrap outside tests)
+mod tests {
+    use super::*;
+    use cairn_bags::msg::builtin_interfaces::Time;
+    use cairn_bags::msg::std_msgs::Header;
+    use cairn_core::{DepthImage, PinholeCamera, RgbImage};
+
+    const W: u32 = 64;
+    const H: u32 = 48;
+
+    fn header(stamp: f64) -> Header {
+        Header { stamp: Time::from_secs_f64(stamp).unwrap(), frame_id: "camera".into() }
+    }
+
+    fn camera_info() -> Box<CameraInfo> {
+        Box::new(CameraInfo::from_camera(&PinholeCamera::new(W, H, 50.0, 50.0, 32.0, 24.0), header(0.0)))
+    }
+
+    /// A checkerboard at 1.5 m, `width × height`.
+    fn frame(stamp: f64, width: u32, height: u32) -> (Image, Image) {
+        let mut data = Vec::new();
+        for y in 0..height {
+            for x in 0..width {
+                data.extend([if (x / 8 + y / 8) % 2 == 0 { 30 } else { 220 }; 3]);
+            }
+        }
+        let rgb = RgbImage::new(width, height, data).unwrap();
+        let depth = DepthImage { width, height, data: vec![1.5; (width * height) as usize] };
+        (Image::from_rgb(&rgb, header(stamp)), Image::from_depth_32fc1(&depth, header(stamp)))
+    }
+
+    fn count(pipeline: &SlamPipeline, cause: &str) -> usize {
+        pipeline.problems.counts().find(|(c, _)| *c == cause).map_or(0, |(_, n)| n)
+    }
+
+    #[test]
+    fn bad_messages_are_dropped_and_counted_and_the_node_carries_on() {
+        let mut pipeline = SlamPipeline::new(NodeParams::default(), SlamConfig::default());
+        let mut uncalibrated = camera_info();
+        uncalibrated.k[0] = 0.0;
+        pipeline.push(Input::CameraInfo(uncalibrated));
+        let (rgb, depth) = frame(1.0, W, H);
+        pipeline.push(Input::Rgb(rgb));
+        pipeline.push(Input::Depth(depth));
+        assert!(pipeline.next_pair(false).is_none(), "no camera yet: the pair waits");
+        assert_eq!(count(&pipeline, "bad camera_info"), 1);
+        pipeline.push(Input::CameraInfo(camera_info()));
+        let (rgb, depth) = pipeline.next_pair(false).unwrap();
+
+        let mut truncated = rgb.clone();
+        truncated.data.truncate(10);
+        assert!(pipeline.process(&truncated, &depth).is_none());
+        assert_eq!(count(&pipeline, "bad colour image"), 1);
+        let (small_rgb, small_depth) = frame(1.0, W / 2, H / 2);
+        assert!(pipeline.process(&small_rgb, &small_depth).is_none(), "images smaller than the camera");
+        assert_eq!(count(&pipeline, "frame rejected by SLAM"), 1);
+
+        let outputs = pipeline.process(&rgb, &depth).unwrap();
+        assert_eq!(outputs.odometry.header.stamp, rgb.header.stamp, "outputs carry the image stamp");
+        assert_eq!(
+            (outputs.odometry.header.frame_id.as_str(), outputs.odometry.child_frame_id.as_str()),
+            ("odom", "camera")
+        );
+        assert_eq!(outputs.tf.transforms.len(), 2);
+        assert_eq!(outputs.path.is_some(), pipeline.frames[0].tracking.new_keyframe);
+        assert_eq!(pipeline.trajectory().len(), 1);
+        // A second, different camera_info is reported and ignored.
+        let mut other = camera_info();
+        other.k[0] = 60.0;
+        pipeline.push(Input::CameraInfo(other));
+        assert_eq!(count(&pipeline, "camera_info changed"), 1);
+    }
+}
