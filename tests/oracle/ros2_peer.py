@@ -9,7 +9,8 @@ It declares the ROS 2 message types as IdlStructs with rmw's wire names
      readers segfault on take()) and its image readers have matched;
   2. publishes the colour, depth and camera_info messages of --bag (raw CDR
      read with rosbags, decoded by these IdlStructs) in bag order, stamps
-     unchanged, paced at --hz camera frames per second;
+     unchanged, paced at --hz camera frames per second (images reliable,
+     camera_info best effort as camera drivers send it);
   3. collects nav_msgs/Odometry and /tf until --settle seconds pass without
      one, writes the odometry poses as a TUM trajectory (--odometry-out) and
      prints one JSON line of counts.
@@ -176,6 +177,9 @@ def discovery_types(gid_bytes):
 
 
 RELIABLE = Qos(Policy.Reliability.Reliable(duration(seconds=1)), Policy.History.KeepLast(100))
+# What camera drivers publish camera_info with (ROS 2's sensor-data profile):
+# only a best-effort reader matches it.
+SENSOR_DATA = Qos(Policy.Reliability.BestEffort, Policy.History.KeepLast(5))
 LATCHED = Qos(
     Policy.Reliability.Reliable(duration(seconds=1)),
     Policy.Durability.TransientLocal,
@@ -228,7 +232,7 @@ def main():
     writers = {
         args.rgb: DataWriter(participant, Topic(participant, "rt" + args.rgb, Image_), qos=RELIABLE),
         args.depth: DataWriter(participant, Topic(participant, "rt" + args.depth, Image_), qos=RELIABLE),
-        args.info: DataWriter(participant, Topic(participant, "rt" + args.info, CameraInfo_), qos=RELIABLE),
+        args.info: DataWriter(participant, Topic(participant, "rt" + args.info, CameraInfo_), qos=SENSOR_DATA),
     }
     types = {args.rgb: Image_, args.depth: Image_, args.info: CameraInfo_}
     odometry = DataReader(participant, Topic(participant, "rt" + args.odometry, Odometry_), qos=RELIABLE)

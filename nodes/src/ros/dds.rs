@@ -137,10 +137,9 @@ pub fn receive(
 ) -> Result<JoinHandle<()>> {
     let rgb = ros.subscription::<Image>(&topics.rgb, sensor_qos())?;
     let depth = ros.subscription::<Image>(&topics.depth, sensor_qos())?;
-    // Latest-value topic: reliable, so the one message a camera driver may
-    // send at start is not lost.
-    let info_qos = QosProfile::publisher_default().history(History::KeepLast { depth: 1 });
-    let info = ros.subscription::<CameraInfo>(&topics.camera_info, info_qos)?;
+    // Best effort too: a best-effort reader matches reliable and
+    // best-effort camera drivers alike (a reliable one would ignore the latter).
+    let info = ros.subscription::<CameraInfo>(&topics.camera_info, sensor_qos())?;
     let thread = std::thread::Builder::new().name("ros2-receive".into()).spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             let got = drain(&rgb, &sender, Input::Rgb, "undecodable colour image")
