@@ -8,6 +8,9 @@
 //!   received poses must be ≤ 1.5× that of the offline `cairn slam` run;
 //! - `cairn replay --publish --clock` drives the node the same way.
 //!
+//! The node is stopped with SIGTERM in one trial and SIGINT in the other; it
+//! must exit with status 0 and leave its `--save` summary and trajectory.
+//!
 //! The peer trial is ignored when the venv lacks cyclonedds or rosbags,
 //! unless CAIRN_REQUIRE_ORACLES=1. Without `unshare` both fail loudly.
 
@@ -86,11 +89,12 @@ fn in_loopback(script: &str) -> Result<String> {
 }
 
 /// Starts the node with `--save $dir/node`, runs `publisher`, then stops the
-/// node with SIGTERM and waits for its clean exit.
-fn node_script(dir: &Path, publisher: &str) -> String {
+/// node with `signal` (INT or TERM) and waits for its clean exit (status 0;
+/// the script fails otherwise).
+fn node_script(dir: &Path, publisher: &str, signal: &str) -> String {
     format!(
         "dir={dir}\n\"$CAIRN\" node slam --save \"$dir/node\" > \"$dir/node.out\" 2> \"$dir/node.err\" &\n\
-         node=$!\n{publisher}\nkill -TERM $node\nwait $node\n",
+         node=$!\n{publisher}\nkill -{signal} $node\nwait $node\n",
         dir = s(dir)
     )
 }
@@ -120,7 +124,7 @@ fn cyclonedds_peer_drives_node_slam() -> Result<()> {
         s(&fixture.bag),
         s(&received)
     );
-    let stdout = in_loopback(&node_script(&dir, &peer))?;
+    let stdout = in_loopback(&node_script(&dir, &peer, "TERM"))?;
     let report: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .with_context(|| format!("peer output: {stdout}"))?;
     println!("cyclonedds peer: {report}");
@@ -146,7 +150,7 @@ fn replay_publish_drives_node_slam() -> Result<()> {
     std::fs::create_dir_all(&dir)?;
     let replay =
         format!("\"$CAIRN\" replay {} --publish --clock --rate 0.5 --wait 20 > \"$dir/replay.out\"", s(&fixture.bag));
-    in_loopback(&node_script(&dir, &replay))?;
+    in_loopback(&node_script(&dir, &replay, "INT"))?;
     let (received_images, processed) = node_counts(&dir)?;
     println!("replay --publish: node received {received_images}, processed {processed} of {FRAMES} frames");
     ensure!(processed >= FRAMES * 9 / 10, "the node processed only {processed} of {FRAMES} frames");
