@@ -1,6 +1,6 @@
 //! `cairn replay BAG` in-process runs the node's own code path and writes a
-//! trajectory byte-identical to `cairn slam BAG`; bad invocations give one
-//! clear error line.
+//! trajectory byte-identical to `cairn slam BAG`; both take their topics
+//! from the parameter file; bad invocations give one clear error line.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -43,6 +43,20 @@ fn in_process_replay_is_byte_identical_to_cairn_slam() {
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(!run.status.success() && stderr.contains("no topic /nope") && stderr.contains("/camera/depth/image"));
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    // `cairn slam` reads its bag topics from the same file (a flag wins).
+    let run = cairn(&["slam", &s(&bag), "--out", &s(&offline), "--config", &s(&params)]);
+    assert!(!run.status.success() && String::from_utf8_lossy(&run.stderr).contains("no topic /nope"));
+    let run = cairn(&[
+        "slam",
+        &s(&bag),
+        "--out",
+        &s(&offline),
+        "--config",
+        &s(&params),
+        "--rgb-topic",
+        "/camera/rgb/image_color",
+    ]);
+    ok(&run);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
