@@ -186,5 +186,14 @@ fn main() {
             .with_ignored_flag(missing.is_some()),
         trial("ros2_dds/replay_publish_drives_node_slam", replay_publish_drives_node_slam),
     ];
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    // The rendered sequence and its bag weigh ~80 MB: kept only to debug a failure.
+    if let Ok(dir) = scratch_dir("ros2_dds") {
+        if conclusion.has_failed() {
+            eprintln!("scratch files kept in {}", dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    conclusion.exit();
 }
