@@ -14,6 +14,9 @@ It declares the ROS 2 message types as IdlStructs with rmw's wire names
   3. collects nav_msgs/Odometry and /tf until --settle seconds pass without
      one, writes the odometry poses as a TUM trajectory (--odometry-out) and
      prints one JSON line of counts.
+With --listen SECONDS instead of --bag it only listens (step 3) for that
+long, e.g. beside scripts/node-load, to count what a reliable subscriber
+receives.
 
 Run it only inside a loopback-only network namespace (../shared/DESIGN.md,
 NETWORK SAFETY).
@@ -215,7 +218,9 @@ def bag_messages(path, topics):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bag", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--bag")
+    source.add_argument("--listen", type=float, metavar="SECONDS")
     parser.add_argument("--node", default="cairn_slam")
     parser.add_argument("--hz", type=float, default=10.0)
     parser.add_argument("--settle", type=float, default=3.0)
@@ -252,16 +257,23 @@ def main():
         nonlocal transforms
         got = 0
         for sample in odometry.take(N=1000):
+            if not isinstance(sample, Odometry_):
+                continue  # an InvalidSample: a writer's lifecycle notice, not data
             p, q = sample.pose.pose.position, sample.pose.pose.orientation
             poses.append((seconds(sample.header.stamp), p.x, p.y, p.z, q.x, q.y, q.z, q.w))
             got += 1
         for sample in tf.take(N=1000):
+            if not isinstance(sample, TFMessage_):
+                continue
             transforms += sum(1 for t in sample.transforms if t.child_frame_id)
             got += 1
         return got
 
     frames, period, start = 0, 1.0 / args.hz, time.monotonic()
-    for topic, raw in bag_messages(args.bag, set(writers)):
+    while args.listen and time.monotonic() - start < args.listen:
+        collect()
+        time.sleep(0.01)
+    for topic, raw in bag_messages(args.bag, set(writers)) if args.bag else ():
         if topic == args.rgb:
             time.sleep(max(0.0, start + frames * period - time.monotonic()))
             frames += 1
