@@ -1,13 +1,16 @@
 //! The `cairn` command line: trajectory evaluation, bags, synthetic sensor
-//! data, RGB-D SLAM, the end-to-end demo, swapping-trainer benchmarks and
-//! point-cloud registration today; ROS 2 nodes, replay and rerun
-//! visualisation as they land.
+//! data, RGB-D SLAM, the end-to-end demo, swapping-trainer benchmarks,
+//! point-cloud registration, the ROS 2 SLAM node over DDS, bag replay and
+//! ROS 2 launch files today; rerun visualisation as it lands.
 //!
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
 //! dispatches through one `match` to a subcommand module ([`eval`], [`bag`],
-//! [`sim`], [`slam`], [`demo`], [`train`], [`loops`], [`launch`]), which
-//! returns the text to print. The `cairn` binary is a thin wrapper, so tests
+//! [`sim`], [`slam`], [`demo`], [`train`], [`loops`], [`node`],
+//! [`replay`], [`launch`]), which returns the text to print. The ROS 2
+//! node's parts (parameters, input synchronisation, the transport-free
+//! pipeline, output messages, the ros2-client DDS side) live in [`ros`].
+//! The `cairn` binary is a thin wrapper, so tests
 //! drive exactly the code users run:
 //!
 //! ```
@@ -22,7 +25,10 @@ pub mod demo;
 pub mod eval;
 pub mod launch;
 pub mod loops;
+pub mod node;
 pub mod progress;
+pub mod replay;
+pub mod ros;
 pub mod sim;
 pub mod slam;
 pub mod slam_bag;
@@ -65,6 +71,12 @@ pub enum Command {
     /// Loop closure geometry: register point clouds as the L3D loop check does.
     #[command(subcommand)]
     Loop(loops::LoopCommand),
+    /// ROS 2 nodes over DDS (ros2-client; no ROS install needed).
+    #[command(subcommand)]
+    Node(node::NodeCommand),
+    /// Replay a bag's camera topics through the SLAM node: in-process
+    /// (deterministic, `--out`), or published on DDS (`--publish`).
+    Replay(replay::ReplayArgs),
     /// Run a ROS 2 YAML launch file without ROS: start its processes,
     /// prefix their output, respawn, stop them all on Ctrl-C. Supported:
     /// arg, let, executable, group, include; $(var), $(env), $(dirname).
@@ -81,6 +93,8 @@ pub fn run(cli: &Cli) -> Result<String> {
         Command::Demo(args) => demo::run(args),
         Command::Train(command) => train::run(command),
         Command::Loop(command) => loops::run(command),
+        Command::Node(command) => node::run(command),
+        Command::Replay(args) => replay::run(args),
         Command::Launch(args) => launch::run(args),
     }
 }

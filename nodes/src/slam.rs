@@ -20,6 +20,7 @@ use cairn_core::tum::TumDataset;
 use cairn_slam::{Slam, SlamConfig, SlamFrame, TrackingState};
 use clap::Args;
 
+use crate::ros::params::{NodeConfig, TopicParams};
 use crate::slam_bag::{BagFrames, SlamTopics, is_bag};
 
 /// Arguments of `cairn slam`.
@@ -35,7 +36,8 @@ pub struct SlamArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) out: PathBuf,
     /// Parameters as a ROS 2 parameter file (`cairn_slam: ros__parameters:`
-    /// with dotted names, as config/slam.yaml; missing ones default).
+    /// with dotted names, as config/slam.yaml; missing ones default); its
+    /// `topics.*` name the bag topics unless the flags below do.
     #[arg(long, value_name = "FILE")]
     pub(crate) config: Option<PathBuf>,
     /// Camera calibration (ROS camera_info YAML); default: the bag's
@@ -49,21 +51,23 @@ pub struct SlamArgs {
     /// Process only the first N frames.
     #[arg(long)]
     pub(crate) frames: Option<usize>,
-    /// Bag input: the colour image topic.
-    #[arg(long, value_name = "TOPIC", default_value = cairn_bags::dataset::tum_topics::RGB)]
-    pub(crate) rgb_topic: String,
-    /// Bag input: the depth image topic (32FC1 metres or 16UC1 millimetres).
-    #[arg(long, value_name = "TOPIC", default_value = cairn_bags::dataset::tum_topics::DEPTH)]
-    pub(crate) depth_topic: String,
-    /// Bag input: the colour camera's CameraInfo topic.
-    #[arg(long, value_name = "TOPIC", default_value = cairn_bags::dataset::tum_topics::CAMERA_INFO)]
-    pub(crate) info_topic: String,
+    /// Bag input: the colour image topic (default: `topics.rgb` of
+    /// --config, else /camera/rgb/image_color).
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) rgb_topic: Option<String>,
+    /// Bag input: the depth image topic, 32FC1 metres or 16UC1 millimetres
+    /// (default: `topics.depth` of --config, else /camera/depth/image).
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) depth_topic: Option<String>,
+    /// Bag input: the colour camera's CameraInfo topic (default:
+    /// `topics.camera_info` of --config, else /camera/rgb/camera_info).
+    #[arg(long, value_name = "TOPIC")]
+    pub(crate) info_topic: Option<String>,
 }
 
 impl SlamArgs {
     /// Arguments for tracking `input` into `out` with every default.
     pub fn new(input: PathBuf, out: PathBuf) -> Self {
-        let topics = SlamTopics::default();
         SlamArgs {
             input,
             out,
@@ -71,32 +75,33 @@ impl SlamArgs {
             calib: None,
             log: None,
             frames: None,
-            rgb_topic: topics.rgb,
-            depth_topic: topics.depth,
-            info_topic: topics.camera_info,
+            rgb_topic: None,
+            depth_topic: None,
+            info_topic: None,
         }
     }
 
-    fn topics(&self) -> SlamTopics {
+    /// The bag topics: each flag, else the parameter file's `topics.*`.
+    fn topics(&self, file: &TopicParams) -> SlamTopics {
+        let pick = |flag: &Option<String>, from_file: &String| flag.clone().unwrap_or_else(|| from_file.clone());
         SlamTopics {
-            rgb: self.rgb_topic.clone(),
-            depth: self.depth_topic.clone(),
-            camera_info: self.info_topic.clone(),
+            rgb: pick(&self.rgb_topic, &file.rgb),
+            depth: pick(&self.depth_topic, &file.depth),
+            camera_info: pick(&self.info_topic, &file.camera_info),
         }
     }
 }
 
 /// Runs `cairn slam` and returns the summary it prints.
 pub fn run(args: &SlamArgs) -> Result<String> {
-    let config = match &args.config {
-        Some(file) => read_config(file)?,
-        None => SlamConfig::default(),
-    };
+    // The node's parameter file: SLAM parameters, and the topics it names.
+    let NodeConfig { slam: config, node } = NodeConfig::read(args.config.as_deref())?;
     let limit = args.frames.unwrap_or(usize::MAX);
     let opening = || format!("opening {}", args.input.display());
     let start = Instant::now();
     let (results, trajectory, groundtruth) = if is_bag(&args.input) {
-        let frames = BagFrames::open(&args.input, args.calib.as_deref(), &args.topics()).with_context(opening)?;
+        let frames =
+            BagFrames::open(&args.input, args.calib.as_deref(), &args.topics(&node.topics)).with_context(opening)?;
         let count = limit.min(frames.len());
         let mut slam = start_slam(args, frames.calibration.camera(), config, count)?;
         let bar = crate::progress::bar(format!("tracking {}", args.input.display()), "frames");
@@ -160,19 +165,24 @@ fn track_folder(args: &SlamArgs, dataset: &TumDataset, slam: &mut Slam, count: u
     Ok(results)
 }
 
-/// Reads a `SlamConfig` from a ROS 2 parameter file.
-fn read_config(file: &Path) -> Result<SlamConfig> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    SlamConfig::from_ros_params(&text).with_context(|| format!("in {}", file.display()))
-}
-
 /// Writes the final trajectory and the per-frame log.
 fn write_outputs(args: &SlamArgs, results: &[SlamFrame], trajectory: &[(f64, Rigid3, TrackingState)]) -> Result<()> {
+    write_trajectory(&args.out, trajectory)?;
+    let log_path = args.log.clone().unwrap_or_else(|| PathBuf::from(format!("{}.log", args.out.display())));
+    write_frame_log(&log_path, results)
+}
+
+/// Writes a final trajectory ([`Slam::trajectory`]) as a TUM file — the
+/// one writer of `cairn slam`, `cairn replay` and the node's `--save`.
+pub(crate) fn write_trajectory(out: &Path, trajectory: &[(f64, Rigid3, TrackingState)]) -> Result<()> {
     let stamps = trajectory.iter().map(|t| t.0).collect();
     let poses = trajectory.iter().map(|t| t.1).collect();
-    let estimate = Trajectory::with_stamps(args.out.display().to_string(), stamps, poses)?;
-    estimate.write(&args.out, TrajectoryFormat::Tum).with_context(|| format!("writing {}", args.out.display()))?;
-    let log_path = args.log.clone().unwrap_or_else(|| PathBuf::from(format!("{}.log", args.out.display())));
+    let estimate = Trajectory::with_stamps(out.display().to_string(), stamps, poses)?;
+    estimate.write(out, TrajectoryFormat::Tum).with_context(|| format!("writing {}", out.display()))
+}
+
+/// Writes the per-frame log (tab-separated, one line per frame).
+pub(crate) fn write_frame_log(log_path: &Path, results: &[SlamFrame]) -> Result<()> {
     let mut log = String::from(
         "# stamp\tstate\tkeyframe\tnew_keyframe\tinliers\tmean_residual_px\tpyramid_ms\tedges_ms\tdistance_ms\ttracking_ms\tkeyframe_ms\ttotal_ms\twindow_ms\tloops_ms\tgraph_ms\twarnings\n",
     );
@@ -198,7 +208,7 @@ fn write_outputs(args: &SlamArgs, results: &[SlamFrame], trajectory: &[(f64, Rig
             r.warnings.names()
         ));
     }
-    std::fs::write(&log_path, log).with_context(|| format!("writing {}", log_path.display()))
+    std::fs::write(log_path, log).with_context(|| format!("writing {}", log_path.display()))
 }
 
 /// `tracking`, `relocalised`, or `lost:<reason>`.

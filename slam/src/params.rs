@@ -17,7 +17,13 @@
 //! integer) is an error naming the parameter. Integers are accepted for
 //! floating-point parameters. `config/slam.yaml` lists every parameter with
 //! its default and documentation.
+//!
+//! The same file carries the ROS 2 node's own groups ([`NODE_GROUPS`]:
+//! `topics.*`, `frames.*`, `node.*`), which this crate skips and cairn-nodes
+//! reads with the same rules ([`node_parameters`], [`apply_parameters`]).
 
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_norway::{Mapping, Value};
 
 use crate::config::SlamConfig;
@@ -29,31 +35,64 @@ pub const NODE_NAME: &str = "cairn_slam";
 /// The key under a node that holds its parameters.
 const PARAMETERS_KEY: &str = "ros__parameters";
 
+/// Parameter groups of the ROS 2 node that shares this file (topics, frame
+/// ids, node name; cairn-nodes reads and checks them):
+/// [`SlamConfig::from_ros_params`] skips them.
+pub const NODE_GROUPS: &[&str] = &["topics", "frames", "node"];
+
+/// Whether a dotted name belongs to one of the [`NODE_GROUPS`].
+pub fn is_node_group(name: &str) -> bool {
+    NODE_GROUPS.iter().any(|group| name.split('.').next() == Some(*group))
+}
+
+/// Every `(dotted name, value)` this node is given by a ROS 2 parameter
+/// file, in file order (entries for other nodes are skipped; a later entry
+/// overrides an earlier one when applied). An error when the file is not
+/// YAML or has no entry for this node.
+pub fn node_parameters(yaml: &str) -> Result<Vec<(String, Value)>> {
+    let document: Value = serde_norway::from_str(yaml).map_err(|e| params_error(format!("not YAML: {e}")))?;
+    let Value::Mapping(nodes) = document else {
+        return Err(params_error(format!("expected a map of node names, as `{NODE_NAME}: {PARAMETERS_KEY}: …`")));
+    };
+    let mut given: Vec<(String, Value)> = Vec::new();
+    let mut matched = false;
+    collect_node_parameters(&nodes, "", &mut matched, &mut given)?;
+    if !matched {
+        return Err(params_error(format!("no `{NODE_NAME}:` (or `/**:`) entry with `{PARAMETERS_KEY}:`")));
+    }
+    Ok(given)
+}
+
+/// `defaults` with the `given` dotted parameters applied: each name must be
+/// one of `defaults`' (an error names near matches otherwise) and each
+/// value must have its default's type. Any serde struct of nested groups
+/// works (the same rules for [`SlamConfig`] and the node's own groups).
+pub fn apply_parameters<T: Serialize + DeserializeOwned>(defaults: &T, given: Vec<(String, Value)>) -> Result<T> {
+    let mut tree = to_tree(defaults)?;
+    let known = dotted_leaves(&tree);
+    for (name, value) in given {
+        let Some((_, default)) = known.iter().find(|(known_name, _)| *known_name == name) else {
+            return Err(unknown_parameter(&name, &known));
+        };
+        check_type(&name, default, &value)?;
+        set_dotted(&mut tree, &name, value);
+    }
+    serde_norway::from_value(Value::Mapping(tree)).map_err(|e| params_error(e.to_string()))
+}
+
+/// Every `(dotted name, value)` leaf of a serde struct of nested groups, in
+/// field order.
+pub fn parameter_leaves<T: Serialize>(value: &T) -> Result<Vec<(String, Value)>> {
+    Ok(dotted_leaves(&to_tree(value)?))
+}
+
 impl SlamConfig {
     /// Reads a ROS 2 parameter file (YAML text; see the [module
     /// docs](crate::params)) and validates the result.
     pub fn from_ros_params(yaml: &str) -> Result<SlamConfig> {
-        let document: Value = serde_norway::from_str(yaml).map_err(|e| params_error(format!("not YAML: {e}")))?;
-        let Value::Mapping(nodes) = document else {
-            return Err(params_error(format!("expected a map of node names, as `{NODE_NAME}: {PARAMETERS_KEY}: …`")));
-        };
-        let mut given: Vec<(String, Value)> = Vec::new();
-        let mut matched = false;
-        collect_node_parameters(&nodes, "", &mut matched, &mut given)?;
-        if !matched {
-            return Err(params_error(format!("no `{NODE_NAME}:` (or `/**:`) entry with `{PARAMETERS_KEY}:`")));
-        }
-        let mut tree = default_tree()?;
-        let known = dotted_leaves(&tree);
-        for (name, value) in given {
-            let Some((_, default)) = known.iter().find(|(known_name, _)| *known_name == name) else {
-                return Err(unknown_parameter(&name, &known));
-            };
-            check_type(&name, default, &value)?;
-            set_dotted(&mut tree, &name, value);
-        }
-        let config: SlamConfig =
-            serde_norway::from_value(Value::Mapping(tree)).map_err(|e| params_error(e.to_string()))?;
+        let given = node_parameters(yaml)?;
+        let ours = given.into_iter().filter(|(name, _)| !is_node_group(name)).collect();
+        let config = apply_parameters(&SlamConfig::default(), ours)?;
         config.validate()?;
         Ok(config)
     }
@@ -147,12 +186,12 @@ fn dotted_leaves(tree: &Mapping) -> Vec<(String, Value)> {
     leaves
 }
 
-fn to_tree(config: &SlamConfig) -> Result<Mapping> {
+fn to_tree<T: Serialize>(config: &T) -> Result<Mapping> {
     // Through YAML text, so f32 fields keep their shortest decimal form.
     let text = serde_norway::to_string(config).map_err(|e| params_error(e.to_string()))?;
     match serde_norway::from_str(&text) {
         Ok(Value::Mapping(tree)) => Ok(tree),
-        Ok(_) => Err(params_error("SlamConfig did not serialise to a map".into())),
+        Ok(_) => Err(params_error("the parameters did not serialise to a map".into())),
         Err(e) => Err(params_error(e.to_string())),
     }
 }
@@ -264,6 +303,17 @@ mod tests {
         assert!(err.contains("no `cairn_slam:`"), "{err}");
         let yaml = "cairn_slam:\n  ros__parameters:\n    edges.pyramid_levels: 0\n";
         assert!(SlamConfig::from_ros_params(yaml).unwrap_err().to_string().contains("pyramid_levels"));
+    }
+
+    #[test]
+    fn node_groups_are_left_to_the_node() {
+        let yaml = "cairn_slam:\n  ros__parameters:\n    topics.rgb: /rgb\n    frames:\n      map: world\n    edges.pyramid_levels: 2\n";
+        let config = SlamConfig::from_ros_params(yaml).unwrap();
+        assert_eq!(config.edges.pyramid_levels, 2);
+        let given = node_parameters(yaml).unwrap();
+        let names: Vec<&str> = given.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["topics.rgb", "frames.map", "edges.pyramid_levels"]);
+        assert!(is_node_group("topics.rgb") && !is_node_group("topicsx.rgb") && !is_node_group("tracking.max_points"));
     }
 
     #[test]

@@ -44,6 +44,7 @@ pub mod builtin_interfaces;
 mod definition;
 pub mod geometry_msgs;
 pub mod nav_msgs;
+pub mod rosgraph_msgs;
 pub mod sensor_msgs;
 pub mod std_msgs;
 pub mod tf2_msgs;
@@ -96,6 +97,7 @@ pub const MESSAGE_TYPES: &[(&str, &str)] = &[
     entry::<geometry_msgs::Vector3>(),
     entry::<nav_msgs::Odometry>(),
     entry::<nav_msgs::Path>(),
+    entry::<rosgraph_msgs::Clock>(),
     entry::<sensor_msgs::CameraInfo>(),
     entry::<sensor_msgs::CompressedImage>(),
     entry::<sensor_msgs::Image>(),

@@ -5,6 +5,7 @@
 use cairn_bags::msg::builtin_interfaces::{Duration, Time};
 use cairn_bags::msg::geometry_msgs::*;
 use cairn_bags::msg::nav_msgs::{Odometry, Path};
+use cairn_bags::msg::rosgraph_msgs::Clock;
 use cairn_bags::msg::sensor_msgs::*;
 use cairn_bags::msg::std_msgs::{ColorRGBA, Header};
 use cairn_bags::msg::tf2_msgs::TFMessage;
@@ -181,6 +182,7 @@ pub fn all() -> Vec<Case> {
         case(vector(3.0)),
         case(odometry),
         case(path),
+        case(Clock { clock: Time { sec: 1_305_031_102, nanosec: 999_999_999 } }),
         case(TFMessage {
             transforms: vec![transform_stamped("base_link"), transform_stamped("x"), transform_stamped("")],
         }),

@@ -1,0 +1,237 @@
+//! `cairn replay BAG`: a bag's camera topics through the SLAM node.
+//!
+//! Without `--publish` the messages go in-process, in bag order, through the
+//! node's own code ([`SlamPipeline`]), every synchronised pair processed:
+//! deterministic, and the trajectory written to `--out` is byte-identical to
+//! `cairn slam BAG --out …`. With `--publish` they go out on DDS, spaced as
+//! recorded (`--rate`), for a running `cairn node slam`; stamps are shifted
+//! to the wall clock (spacing kept) unless `--clock`, which keeps bag time
+//! and publishes it on `/clock`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, anyhow, bail};
+use cairn_bags::cdr;
+use cairn_bags::msg::builtin_interfaces::Time;
+use cairn_bags::msg::rosgraph_msgs::Clock;
+use cairn_bags::msg::sensor_msgs::{CameraInfo, Image};
+use cairn_bags::storage::Bag;
+use clap::Args;
+use ros2_client::Publisher;
+
+use crate::ros::dds::{RosNode, output_qos, send, sensor_qos};
+use crate::ros::params::{NodeConfig, TopicParams};
+use crate::ros::pipeline::{Input, SlamPipeline};
+
+/// Arguments of `cairn replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// rosbag2 bag (directory, .mcap or .db3) with the node's input topics.
+    #[arg(value_name = "BAG")]
+    pub bag: PathBuf,
+    /// In-process: the estimated trajectory (TUM format; a per-frame log
+    /// goes to OUT.log).
+    #[arg(long, value_name = "FILE", required_unless_present = "publish")]
+    pub out: Option<PathBuf>,
+    /// ROS 2 parameter file (topics.*, SLAM parameters), as `cairn node slam --params`.
+    #[arg(long, value_name = "FILE")]
+    pub params: Option<PathBuf>,
+    /// Publish on DDS instead of running SLAM in-process.
+    #[arg(long, conflicts_with = "out")]
+    pub publish: bool,
+    /// --publish: playback speed (1.0 = as recorded) or `max` (no pauses).
+    #[arg(long, default_value = "1.0", value_parser = parse_rate)]
+    pub rate: Rate,
+    /// --publish: keep bag time in the stamps and publish it on /clock.
+    #[arg(long, requires = "publish")]
+    pub clock: bool,
+    /// --publish: start over at the end, until SIGINT/SIGTERM.
+    #[arg(long = "loop", requires = "publish")]
+    pub repeat: bool,
+    /// --publish: wait up to this many seconds for a subscriber on the colour topic first.
+    #[arg(long, default_value_t = 0.0, value_name = "SECONDS", requires = "publish")]
+    pub wait: f64,
+}
+
+/// Playback speed: a factor of the recorded pace, or `None` for no pauses.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub Option<f64>);
+
+/// `max` → no pauses, a positive number → that factor.
+fn parse_rate(text: &str) -> Result<Rate, String> {
+    if text == "max" {
+        return Ok(Rate(None));
+    }
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(Rate(Some(rate))),
+        _ => Err(format!("'{text}' is not a positive number or `max`")),
+    }
+}
+
+/// Runs `cairn replay` and returns its summary.
+pub fn run(args: &ReplayArgs) -> Result<String> {
+    let config = NodeConfig::read(args.params.as_deref())?;
+    let bag = Bag::open(&args.bag).with_context(|| format!("opening {}", args.bag.display()))?;
+    let topics = &config.node.topics;
+    for topic in [&topics.rgb, &topics.depth, &topics.camera_info] {
+        if bag.connection_index(topic).is_none() {
+            let available: Vec<&str> = bag.connections.iter().map(|c| c.topic.as_str()).collect();
+            bail!(
+                "no topic {topic} in {} (it has: {}); set topics.* in --params",
+                args.bag.display(),
+                available.join(", ")
+            );
+        }
+    }
+    match &args.out {
+        Some(out) if !args.publish => in_process(&bag, config, out),
+        _ => publish(&bag, topics, args),
+    }
+}
+
+/// A bag message on one of the node's input topics, decoded.
+fn decode(topics: &TopicParams, topic: &str, data: &[u8]) -> Result<Input> {
+    Ok(if topic == topics.camera_info {
+        Input::CameraInfo(Box::new(cdr::decode::<CameraInfo>(data)?))
+    } else if topic == topics.rgb {
+        Input::Rgb(cdr::decode::<Image>(data)?)
+    } else {
+        Input::Depth(cdr::decode::<Image>(data)?)
+    })
+}
+
+/// Every message, in bag order, through the node's pipeline.
+fn in_process(bag: &Bag, config: NodeConfig, out: &std::path::Path) -> Result<String> {
+    let topics = config.node.topics.clone();
+    let mut pipeline = SlamPipeline::new(config.node, config.slam);
+    let bar = crate::progress::bar(format!("replaying {}", bag.path.display()), "messages");
+    for message in bag.messages(&[topics.rgb.as_str(), topics.depth.as_str(), topics.camera_info.as_str()])? {
+        let message = message?;
+        let topic = &bag.connections[message.connection].topic;
+        match decode(&topics, topic, &message.data) {
+            Ok(input) => pipeline.push(input),
+            Err(error) => pipeline.problems.report("undecodable message", &format!("{topic}: {error:#}")),
+        }
+        while let Some((rgb, depth)) = pipeline.next_pair(false) {
+            pipeline.process(&rgb, &depth);
+        }
+        bar.inc(1);
+    }
+    while let Some((rgb, depth)) = pipeline.next_pair(true) {
+        pipeline.process(&rgb, &depth);
+    }
+    bar.finish_and_clear();
+    if pipeline.frames.is_empty() {
+        return Err(anyhow!("no frame of {} could be processed", bag.path.display()));
+    }
+    crate::slam::write_trajectory(out, &pipeline.trajectory())?;
+    crate::slam::write_frame_log(&PathBuf::from(format!("{}.log", out.display())), &pipeline.frames)?;
+    let mut text = format!("{} frames → {}\n", pipeline.frames.len(), out.display());
+    for (cause, count) in pipeline.problems.counts() {
+        text.push_str(&format!("  dropped or failed: {count} × {cause}\n"));
+    }
+    Ok(text)
+}
+
+/// Seconds since the Unix epoch.
+fn wall_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The replay's DDS publishers.
+struct Player {
+    rgb: Publisher<Image>,
+    depth: Publisher<Image>,
+    info: Publisher<CameraInfo>,
+    /// With `--clock`: bag time on `/clock`, and stamps left as recorded.
+    clock: Option<Publisher<Clock>>,
+}
+
+/// Publishes the bag's input topics with their recorded spacing.
+fn publish(bag: &Bag, topics: &TopicParams, args: &ReplayArgs) -> Result<String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the signal handler")?;
+    }
+    let mut ros = RosNode::new("/", "cairn_replay")?;
+    let player = Player {
+        rgb: ros.publisher(&topics.rgb, sensor_qos())?,
+        depth: ros.publisher(&topics.depth, sensor_qos())?,
+        info: ros.publisher(&topics.camera_info, output_qos())?,
+        clock: args.clock.then(|| ros.publisher("/clock", output_qos())).transpose()?,
+    };
+    let waited = Instant::now();
+    while player.rgb.get_subscription_count(&ros.node) == 0 && waited.elapsed().as_secs_f64() < args.wait {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (mut published, mut passes) = (0, 0);
+    while !stop.load(Ordering::Relaxed) {
+        published += player.pass(bag, topics, args.rate.0, &stop)?;
+        passes += 1;
+        if !args.repeat {
+            break;
+        }
+    }
+    // Give reliable samples (camera_info, /clock) time to be acknowledged.
+    std::thread::sleep(Duration::from_millis(200));
+    drop(player);
+    ros.shutdown();
+    Ok(format!("published {published} messages from {} ({passes} passes)\n", bag.path.display()))
+}
+
+impl Player {
+    /// One pass over the bag: sleeps to keep the recorded spacing (scaled by
+    /// `rate`; `None`: no pauses), restamps, publishes. Returns the count.
+    fn pass(&self, bag: &Bag, topics: &TopicParams, rate: Option<f64>, stop: &AtomicBool) -> Result<usize> {
+        let start = Instant::now();
+        let wall_start = wall_now();
+        let (mut first_log, mut first_stamp) = (None, None);
+        let mut published = 0;
+        for message in bag.messages(&[topics.rgb.as_str(), topics.depth.as_str(), topics.camera_info.as_str()])? {
+            let message = message?;
+            if let Some(rate) = rate {
+                let since_first = message.log_time.saturating_sub(*first_log.get_or_insert(message.log_time));
+                let due = start + Duration::from_secs_f64(since_first as f64 * 1e-9 / rate);
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let mut input = decode(topics, &bag.connections[message.connection].topic, &message.data)?;
+            let header = match &mut input {
+                Input::Rgb(image) | Input::Depth(image) => &mut image.header,
+                Input::CameraInfo(info) => &mut info.header,
+            };
+            let bag_stamp = header.stamp.as_secs_f64();
+            match &self.clock {
+                Some(clock) => send(clock, Clock { clock: header.stamp })?,
+                // Wall clock, spacing kept: the first stamp becomes now.
+                None => {
+                    header.stamp = Time::from_secs_f64(wall_start + bag_stamp - *first_stamp.get_or_insert(bag_stamp))?
+                }
+            }
+            match input {
+                Input::Rgb(image) => send(&self.rgb, image)?,
+                Input::Depth(image) => send(&self.depth, image)?,
+                Input::CameraInfo(info) => send(&self.info, *info)?,
+            }
+            published += 1;
+        }
+        Ok(published)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_positive_numbers_or_max() {
+        assert_eq!(parse_rate("max"), Ok(Rate(None)));
+        assert_eq!(parse_rate("0.5"), Ok(Rate(Some(0.5))));
+        assert!(parse_rate("0").is_err() && parse_rate("fast").is_err() && parse_rate("inf").is_err());
+    }
+}
