@@ -6,7 +6,10 @@
 //!   node on `ros_discovery_info`, receive one Odometry and one
 //!   odom → camera transform per processed frame, and the se3 ATE of the
 //!   received poses must be ≤ 1.5× that of the offline `cairn slam` run;
-//! - `cairn replay --publish --clock` drives the node the same way.
+//! - `cairn replay --publish --clock` drives the node the same way;
+//! - `cairn launch launch/slam.launch.yaml` runs node + replay, and one
+//!   SIGINT to the launcher stops the node cleanly (status 0, `--save`
+//!   written).
 //!
 //! The node is stopped with SIGTERM in one trial and SIGINT in the other; it
 //! must exit with status 0 and leave its `--save` summary and trajectory.
@@ -160,6 +163,37 @@ fn replay_publish_drives_node_slam() -> Result<()> {
     Ok(())
 }
 
+fn launch_file_runs_node_and_replay() -> Result<()> {
+    let fixture = fixture().map_err(|e| anyhow!(e))?;
+    let dir = fixture.dir.join("launch");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let launch_file = repo_root().join("launch/slam.launch.yaml");
+    // Wait for the replay to finish, then Ctrl-C the launcher alone.
+    let script = format!(
+        "dir={dir}\n\"$CAIRN\" launch {file} bag:={bag} save:=\"$dir/node\" rate:=0.5 > \"$dir/launch.out\" 2>&1 &\n\
+         launcher=$!\n\
+         for i in $(seq 1200); do grep -q '^\\[launch\\] \\[replay\\] exited' \"$dir/launch.out\" && break; sleep 0.1; done\n\
+         sleep 1\nkill -INT $launcher\nwait $launcher\n",
+        dir = s(&dir),
+        file = s(&launch_file),
+        bag = s(&fixture.bag)
+    );
+    let result = in_loopback(&script);
+    let log = std::fs::read_to_string(dir.join("launch.out")).unwrap_or_default();
+    result.with_context(|| format!("cairn launch output:\n{log}"))?;
+    ensure!(log.contains("[launch] [replay] exited: exit status: 0"), "the replay did not finish cleanly:\n{log}");
+    ensure!(log.contains("[launch] [slam] exited: exit status: 0"), "the node did not stop cleanly:\n{log}");
+    ensure!(log.contains("launch stopped by signal"), "no clean stop:\n{log}");
+    ensure!(log.lines().any(|l| l.starts_with("[slam] ")), "no prefixed node output:\n{log}");
+    let (_, processed) = node_counts(&dir)?;
+    ensure!(processed >= FRAMES * 9 / 10, "the node processed only {processed} of {FRAMES} frames");
+    let online_ate = ate(&fixture.groundtruth, &dir.join("node/trajectory.tum"))?;
+    println!("cairn launch (node + replay): processed {processed} of {FRAMES}, ATE {online_ate:.4} m");
+    ensure!(online_ate <= ATE_RATIO * fixture.offline_ate, "ATE {online_ate:.4} m > {ATE_RATIO} × offline");
+    Ok(())
+}
+
 /// Why the Cyclone DDS peer cannot run, if it cannot.
 fn peer_missing() -> Option<String> {
     let reason = match Oracle::python() {
@@ -185,6 +219,7 @@ fn main() {
         trial("ros2_dds/cyclonedds_peer_drives_node_slam", cyclonedds_peer_drives_node_slam)
             .with_ignored_flag(missing.is_some()),
         trial("ros2_dds/replay_publish_drives_node_slam", replay_publish_drives_node_slam),
+        trial("ros2_dds/launch_file_runs_node_and_replay", launch_file_runs_node_and_replay),
     ];
     let conclusion = libtest_mimic::run(&args, trials);
     // The rendered sequence and its bag weigh ~80 MB: kept only to debug a failure.
