@@ -94,7 +94,8 @@ pub fn run(args: &EvalArgs) -> Result<String> {
     };
     let without = slam::track(&slam_args(LoopArg::None))?;
     let with = slam::track(&slam_args(LoopArg::Fpfh))?;
-    let groundtruth = with.groundtruth.as_ref().ok_or_else(|| anyhow!("{} has no groundtruth.txt", args.dataset.display()))?;
+    let groundtruth =
+        with.groundtruth.as_ref().ok_or_else(|| anyhow!("{} has no groundtruth.txt", args.dataset.display()))?;
     let config = match &args.config {
         Some(file) => SlamConfig::from_ros_params(&std::fs::read_to_string(file)?)?,
         None => SlamConfig::default(),
@@ -146,7 +147,12 @@ struct TrueKeyframe {
 }
 
 /// Scores the decisions of `tracked` (see the module documentation).
-fn score(dataset: &std::path::Path, tracked: &Tracked, groundtruth: &Trajectory, config: &SlamConfig) -> Result<LoopScores> {
+fn score(
+    dataset: &std::path::Path,
+    tracked: &Tracked,
+    groundtruth: &Trajectory,
+    config: &SlamConfig,
+) -> Result<LoopScores> {
     let keyframes = true_keyframes(dataset, tracked, groundtruth, config)?;
     let distance = config.loops.icp_distance_voxels * f64::from(config.loops.voxel_m);
     let trees: Vec<Option<Neighbours>> = keyframes.iter().map(|k| Neighbours::new(k.points.clone()).ok()).collect();
@@ -155,8 +161,8 @@ fn score(dataset: &std::path::Path, tracked: &Tracked, groundtruth: &Trajectory,
     for decision in &tracked.loops.0 {
         let Some(q) = find(decision.keyframe) else { continue };
         let overlap_with = |c: usize| true_overlap(&keyframes[q], &keyframes[c], trees[c].as_ref(), distance);
-        let eligible = (0..keyframes.len())
-            .filter(|&c| keyframes[c].stamp <= keyframes[q].stamp - config.loops.temporal_window_s);
+        let eligible =
+            (0..keyframes.len()).filter(|&c| keyframes[c].stamp <= keyframes[q].stamp - config.loops.temporal_window_s);
         let positive = eligible.map(overlap_with).any(|o| o > TRUE_OVERLAP);
         scores.positives += usize::from(positive);
         let accepted = (decision.outcome == LoopOutcome::Accepted).then_some(decision.best).flatten();
@@ -164,7 +170,11 @@ fn score(dataset: &std::path::Path, tracked: &Tracked, groundtruth: &Trajectory,
             Some(c) => {
                 scores.accepted += 1;
                 let correct = overlap_with(c) > TRUE_OVERLAP;
-                if correct { scores.true_positives += 1 } else { scores.false_positives += 1 }
+                if correct {
+                    scores.true_positives += 1
+                } else {
+                    scores.false_positives += 1
+                }
                 correct
             }
             None => false,

@@ -50,10 +50,8 @@ fn summary(decisions: &[LoopDecision], dropped: usize, results: &[SlamFrame], pa
         RejectReason::IcpDisagrees,
         RejectReason::InconsistentWithGraph,
     ];
-    let rejected: Vec<String> = reasons
-        .iter()
-        .map(|r| format!("{} {}", count(&|o| *o == LoopOutcome::Rejected(*r)), reason_name(r)))
-        .collect();
+    let rejected: Vec<String> =
+        reasons.iter().map(|r| format!("{} {}", count(&|o| *o == LoopOutcome::Rejected(*r)), reason_name(r))).collect();
     let n = decisions.len().max(1) as f64;
     let mean = |f: fn(&LoopDecision) -> f64| decisions.iter().map(f).sum::<f64>() / n;
     let loops_ms: f64 = results.iter().map(|r| r.backend.loops_ms).sum::<f64>() / n;

@@ -109,7 +109,8 @@ pub fn register_clouds(target: &PointCloud, source: &PointCloud, config: &Regist
     let mut timings = RegisterTimings { downsample_ms: ms(start), ..Default::default() };
 
     let step = Instant::now();
-    let descriptor = Fpfh { radius_m: config.feature_radius_voxels * voxel, max_neighbours: config.feature_max_neighbours };
+    let descriptor =
+        Fpfh { radius_m: config.feature_radius_voxels * voxel, max_neighbours: config.feature_max_neighbours };
     let describe_config = DescribeConfig {
         normal_radius_m: config.normal_radius_voxels * voxel,
         normal_max_neighbours: config.normal_max_neighbours,
@@ -122,10 +123,8 @@ pub fn register_clouds(target: &PointCloud, source: &PointCloud, config: &Regist
     timings.descriptors_ms = ms(step);
 
     let inlier_m = config.inlier_voxels * f64::from(voxel);
-    let match_config = MatchConfig {
-        ransac: RansacConfig { inlier_m, ..config.ransac },
-        tau_m: config.tau_voxels * f64::from(voxel),
-    };
+    let match_config =
+        MatchConfig { ransac: RansacConfig { inlier_m, ..config.ransac }, tau_m: config.tau_voxels * f64::from(voxel) };
     let found = register_described(&target, &source, &match_config)?;
     timings.matching_ms = found.matching_ms;
     timings.ransac_ms = found.ransac_ms;

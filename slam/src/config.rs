@@ -407,11 +407,26 @@ impl SlamConfig {
             (g.restart_sigma_scale >= 1.0, "graph.restart_sigma_scale must be ≥ 1"),
             (g.loop_kernel_scale > 0.0 && g.loop_reject_sigma > 0.0, "graph: loop kernel and rejection must be > 0"),
             (l.depth_stride >= 1 && l.max_depth_m > 0.0, "loops: need depth_stride ≥ 1 and max_depth_m > 0"),
-            (l.voxel_m > 0.0 && l.normal_radius_voxels > 0.0 && l.feature_radius_voxels > 0.0, "loops: voxel and radii must be > 0"),
-            (l.inlier_voxels > 0.0 && l.icp_distance_voxels > 0.0 && l.point_sigma_m > 0.0, "loops: distances must be > 0"),
-            ((0.0..=1.0).contains(&l.min_overlap) && (0.0..=1.0).contains(&l.min_fitness), "loops: min_overlap and min_fitness must be in [0, 1]"),
+            (
+                l.voxel_m > 0.0 && l.normal_radius_voxels > 0.0 && l.feature_radius_voxels > 0.0,
+                "loops: voxel and radii must be > 0",
+            ),
+            (
+                l.inlier_voxels > 0.0 && l.icp_distance_voxels > 0.0 && l.point_sigma_m > 0.0,
+                "loops: distances must be > 0",
+            ),
+            (
+                (0.0..=1.0).contains(&l.min_overlap) && (0.0..=1.0).contains(&l.min_fitness),
+                "loops: min_overlap and min_fitness must be in [0, 1]",
+            ),
             (l.min_inliers >= 3 && l.ransac_iterations >= 1, "loops: need min_inliers ≥ 3 and ransac_iterations ≥ 1"),
-            (l.gate_sigma > 0.0 && l.consistency_floor_m > 0.0 && l.consistency_floor_deg > 0.0 && l.temporal_window_s >= 0.0, "loops: gates must be > 0"),
+            (
+                l.gate_sigma > 0.0
+                    && l.consistency_floor_m > 0.0
+                    && l.consistency_floor_deg > 0.0
+                    && l.temporal_window_s >= 0.0,
+                "loops: gates must be > 0",
+            ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, message)) => Err(Error::Config((*message).to_string())),

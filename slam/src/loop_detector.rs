@@ -161,7 +161,8 @@ impl L3dLoopDetector {
             checked.failure = Some(RejectReason::LowOverlap);
             return Some(checked);
         }
-        let icp_config = IcpConfig { max_distance_m: c.icp_distance_voxels * voxel, max_iterations: 20, min_step: 1e-5 };
+        let icp_config =
+            IcpConfig { max_distance_m: c.icp_distance_voxels * voxel, max_iterations: 20, min_step: 1e-5 };
         let refined = icp::refine(old, new, &found.target_from_source, &icp_config);
         checked.fitness = refined.fitness;
         let shift = (refined.target_from_source.inverse() * found.target_from_source).translation.vector.norm();
@@ -259,7 +260,9 @@ impl L3dLoopDetector {
         }
         // Accepted first, then by overlap.
         Ok(results.into_iter().max_by(|a, b| {
-            (a.failure.is_none(), a.overlap).partial_cmp(&(b.failure.is_none(), b.overlap)).unwrap_or(std::cmp::Ordering::Equal)
+            (a.failure.is_none(), a.overlap)
+                .partial_cmp(&(b.failure.is_none(), b.overlap))
+                .unwrap_or(std::cmp::Ordering::Equal)
         }))
     }
 
@@ -269,7 +272,14 @@ impl L3dLoopDetector {
     fn consistent(&self, measured: &Rigid3, estimated: &Rigid3, covariance: &Matrix6<f64>) -> bool {
         let c = &self.config;
         let floor_r = c.consistency_floor_deg.to_radians();
-        let floor = Vector6::new(c.consistency_floor_m, c.consistency_floor_m, c.consistency_floor_m, floor_r, floor_r, floor_r);
+        let floor = Vector6::new(
+            c.consistency_floor_m,
+            c.consistency_floor_m,
+            c.consistency_floor_m,
+            floor_r,
+            floor_r,
+            floor_r,
+        );
         let total = covariance + Matrix6::from_diagonal(&floor.component_mul(&floor));
         // The error as a right perturbation of the estimate: Exp(e) = estimated⁻¹ · measured.
         let error = twist_of(&(estimated.inverse() * measured));

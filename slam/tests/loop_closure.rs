@@ -7,9 +7,9 @@
 
 #![allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md: no unwrap outside tests)
 
+use cairn_core::Trajectory;
 use cairn_core::metrics::{self, EvalOptions};
 use cairn_core::transform::Rigid3;
-use cairn_core::Trajectory;
 use cairn_perception::describe::Fpfh;
 use cairn_sim::path::{PathShape, generate};
 use cairn_sim::{RgbdCamera, Scene, SceneKind};
@@ -85,7 +85,12 @@ fn two_laps_end_with_a_lower_ate_with_loop_closure() {
     let without = run(PathShape::Loop, 2.0, 300, 0, false);
     let with = run(PathShape::Loop, 2.0, 300, 0, true);
     let errors = loop_errors(&with);
-    eprintln!("two-lap loop: ATE {:.4} m without loops, {:.4} m with {} loops {errors:.3?}", without.ate, with.ate, accepted(&with));
+    eprintln!(
+        "two-lap loop: ATE {:.4} m without loops, {:.4} m with {} loops {errors:.3?}",
+        without.ate,
+        with.ate,
+        accepted(&with)
+    );
     assert!(accepted(&with) >= 3, "the second lap should close loops");
     for (from, to, metres, degrees) in errors {
         assert!(metres < 0.1 && degrees < 5.0, "false loop {from} → {to}: {metres} m, {degrees}°");
