@@ -85,6 +85,9 @@ pub struct LoopScores {
 
 /// Runs `cairn loop eval`.
 pub fn run(args: &EvalArgs) -> Result<String> {
+    if !args.dataset.join("groundtruth.txt").is_file() {
+        anyhow::bail!("{} has no groundtruth.txt to score loop decisions against", args.dataset.display());
+    }
     let out = std::env::temp_dir().join(format!("cairn-loop-eval-{}.tum", std::process::id()));
     let slam_args = |choice| SlamArgs {
         config: args.config.clone(),
