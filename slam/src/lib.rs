@@ -1,6 +1,6 @@
 //! Edge-based RGB-D SLAM (RESLAM-style): Canny edges on an image pyramid,
 //! distance transforms, SE(3) tracking against keyframes, sliding-window
-//! pose refinement and a keyframe pose graph with a loop-detector seam.
+//! pose refinement, a keyframe pose graph and L3D loop closure.
 //!
 //! # Brief overview
 //! Each frame flows `RgbImage → pyramid → edges → distance fields → align
