@@ -276,9 +276,9 @@ impl Default for GraphConfig {
 /// The L3D loop detector ([`crate::loop_detector`]): keyframe clouds from
 /// depth, descriptors on keypoints, candidates from the pose graph,
 /// mutual-nearest-neighbour RANSAC, ICP, verification. Radii are in voxels
-/// of `voxel_m`. The defaults were fixed on a tuning sequence (office seed
-/// 0) before the evaluation seeds were run; FPFH radii are the Open3D
-/// baseline's.
+/// of `voxel_m`. The defaults were chosen before any evaluation run and
+/// left unchanged after the first run on the tuning sequence (office seed
+/// 0); FPFH radii are the Open3D baseline's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoopConfig {
