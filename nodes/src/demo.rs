@@ -1,7 +1,9 @@
 //! `cairn demo`: the end-to-end path that exists today, on embedded
 //! defaults — render RGB-D sequences with cairn-sim (cached), track them
-//! with `cairn slam`, and report ATE and frames/s, with a top-down plot of
-//! each estimate against its ground truth.
+//! with `cairn slam` (loop closure on: `--loop fpfh`), and report ATE and
+//! frames/s, with a top-down plot of each estimate against its ground
+//! truth; the two-lap loop is tracked again with `--loop none` to show the
+//! ATE without loop closure.
 //!
 //! Sequences: the real fr1_xyz motion in the office when
 //! `../shared/data/trajectories` is there (else a figure eight), and a
@@ -16,7 +18,7 @@ use cairn_core::trajectory::{Trajectory, TrajectoryFormat};
 use cairn_sim::{CameraPath, PathShape, RgbdCamera, Scene, SceneKind, SequenceOptions, render_rgbd_sequence};
 use clap::Args;
 
-use crate::slam::{self, SlamArgs};
+use crate::slam::{self, LoopArg, SlamArgs};
 
 /// Arguments of `cairn demo`.
 #[derive(Debug, Args)]
@@ -57,6 +59,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
     let camera = RgbdCamera::tum_fr1()?;
     let mut report = String::from("cairn demo: cairn-sim office (TUM fr1 camera, Kinect-like noise) → cairn slam\n");
     for (name, path) in sequences {
+        let revisits = matches!(path, CameraPath::Generated { shape: PathShape::Loop, .. });
         let dir = args.out.join(format!("{name}_seed{}", args.seed));
         let done = dir.join(".rendered");
         if !done.exists() {
@@ -75,7 +78,15 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         }
         let estimate = dir.join("est.tum");
         let slam_args = SlamArgs { frames: args.frames, ..SlamArgs::new(dir.clone(), estimate.clone()) };
-        let summary = slam::run(&slam_args).with_context(|| format!("tracking {}", dir.display()))?;
+        let mut summary = slam::run(&slam_args).with_context(|| format!("tracking {}", dir.display()))?;
+        if revisits {
+            // The same sequence without loop closure, to show what it removes.
+            let out = dir.join("est_without_loops.tum");
+            let without = SlamArgs { loop_closure: LoopArg::None, out, ..slam_args };
+            let text = slam::run(&without).with_context(|| format!("tracking {}", dir.display()))?;
+            let ate = text.lines().find(|l| l.starts_with("ATE")).unwrap_or("ATE: not computed");
+            summary.push_str(&format!("without loop closure (--loop none): {ate}\n"));
+        }
         let plot = dir.join("trajectory.png");
         plot_top_down(&dir.join("groundtruth.txt"), &estimate, &plot)?;
         report.push_str(&format!("\n== {name} ({})\n{summary}plot: {}\n", dir.display(), plot.display()));

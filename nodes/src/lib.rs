@@ -24,6 +24,8 @@ pub mod bag;
 pub mod demo;
 pub mod eval;
 pub mod launch;
+pub mod loop_eval;
+pub mod loop_log;
 pub mod loops;
 pub mod node;
 pub mod progress;
@@ -68,7 +70,8 @@ pub enum Command {
     /// Training: benchmark the swapping trainer's schedules.
     #[command(subcommand)]
     Train(train::TrainCommand),
-    /// Loop closure geometry: register point clouds as the L3D loop check does.
+    /// Loop closure: register point clouds as the L3D loop check does; score
+    /// loop decisions on a sequence with ground truth.
     #[command(subcommand)]
     Loop(loops::LoopCommand),
     /// ROS 2 nodes over DDS (ros2-client; no ROS install needed).

@@ -2,6 +2,7 @@
 //! ASCII or binary) the way L3D's loop check does — voxel downsampling,
 //! descriptors, mutual nearest neighbours, RANSAC, overlap — and prints
 //! `target_from_source`, the overlap and the stage timings.
+//! `cairn loop eval DATASET`: loop-closure scores (see [`crate::loop_eval`]).
 //!
 //! The descriptor is FPFH until the L3D network is trained
 //! (see [`cairn_perception::register`]).
@@ -22,6 +23,10 @@ pub enum LoopCommand {
     /// target_from_source, the overlap metric, the number of mutual nearest
     /// neighbours and RANSAC inliers, and per-stage times.
     Register(RegisterArgs),
+    /// Score loop closure on a sequence with ground truth (TUM folder): ATE
+    /// without and with `--loop fpfh`, and precision, recall and F1 of the
+    /// keyframes' loop decisions against ground-truth overlap > 0.3.
+    Eval(crate::loop_eval::EvalArgs),
 }
 
 /// Arguments of `cairn loop register`.
@@ -50,6 +55,7 @@ pub struct RegisterArgs {
 pub fn run(command: &LoopCommand) -> Result<String> {
     match command {
         LoopCommand::Register(args) => register(args),
+        LoopCommand::Eval(args) => crate::loop_eval::run(args),
     }
 }
 

@@ -23,6 +23,7 @@ use clap::{Args, Subcommand};
 use crate::ros::dds::{self, OutputPublishers, Received, RosNode};
 use crate::ros::params::NodeConfig;
 use crate::ros::pipeline::{Input, SlamPipeline};
+use crate::slam::LoopArg;
 
 /// `cairn node …`: ROS 2 nodes.
 #[derive(Debug, Subcommand)]
@@ -42,6 +43,10 @@ pub struct NodeSlamArgs {
     /// On shutdown, write trajectory.tum, frames.log and summary.txt here.
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
+    /// Loop closure, as `cairn slam --loop`: `fpfh` (L3D pipeline with FPFH
+    /// descriptors; loops move map → odom) or `none`.
+    #[arg(long = "loop", value_enum, default_value_t = LoopArg::Fpfh)]
+    pub loop_closure: LoopArg,
 }
 
 /// Runs a `cairn node` command until it is stopped.
@@ -67,7 +72,7 @@ fn run_slam(args: &NodeSlamArgs) -> Result<String> {
     let (sender, receiver) = mpsc::channel();
     let receiving = dds::receive(&mut ros, &params.topics, sender, Arc::clone(&stop))?;
     eprintln!("[cairn_slam] running as {}; SIGINT or SIGTERM stops it", ros.node.fully_qualified_name());
-    let mut pipeline = SlamPipeline::new(params.clone(), config.slam.clone());
+    let mut pipeline = SlamPipeline::new(params.clone(), config.slam.clone()).with_loop_closure(args.loop_closure);
     let mut stats = RunStats::default();
     let outcome = spin(&mut pipeline, &receiver, &publishers, &stop, &mut stats);
     stop.store(true, Ordering::Relaxed);

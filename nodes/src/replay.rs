@@ -25,6 +25,7 @@ use ros2_client::Publisher;
 use crate::ros::dds::{RosNode, output_qos, send, sensor_qos};
 use crate::ros::params::{NodeConfig, TopicParams};
 use crate::ros::pipeline::{Input, SlamPipeline};
+use crate::slam::LoopArg;
 
 /// Arguments of `cairn replay`.
 #[derive(Debug, Args)]
@@ -54,6 +55,10 @@ pub struct ReplayArgs {
     /// --publish: wait up to this many seconds for a subscriber on the colour topic first.
     #[arg(long, default_value_t = 0.0, value_name = "SECONDS", requires = "publish")]
     pub wait: f64,
+    /// In-process: loop closure, as `cairn slam --loop` (`fpfh` or `none`);
+    /// named so because `--loop` repeats the bag, as in `ros2 bag play`.
+    #[arg(long, value_enum, default_value_t = LoopArg::Fpfh, conflicts_with = "publish")]
+    pub loop_closure: LoopArg,
 }
 
 /// Playback speed: a factor of the recorded pace, or `None` for no pauses.
@@ -87,7 +92,7 @@ pub fn run(args: &ReplayArgs) -> Result<String> {
         }
     }
     match &args.out {
-        Some(out) if !args.publish => in_process(&bag, config, out),
+        Some(out) if !args.publish => in_process(&bag, config, out, args.loop_closure),
         _ => publish(&bag, topics, args),
     }
 }
@@ -104,9 +109,9 @@ fn decode(topics: &TopicParams, topic: &str, data: &[u8]) -> Result<Input> {
 }
 
 /// Every message, in bag order, through the node's pipeline.
-fn in_process(bag: &Bag, config: NodeConfig, out: &std::path::Path) -> Result<String> {
+fn in_process(bag: &Bag, config: NodeConfig, out: &std::path::Path, loop_closure: LoopArg) -> Result<String> {
     let topics = config.node.topics.clone();
-    let mut pipeline = SlamPipeline::new(config.node, config.slam);
+    let mut pipeline = SlamPipeline::new(config.node, config.slam).with_loop_closure(loop_closure);
     let bar = crate::progress::bar(format!("replaying {}", bag.path.display()), "messages");
     for message in bag.messages(&[topics.rgb.as_str(), topics.depth.as_str(), topics.camera_info.as_str()])? {
         let message = message?;

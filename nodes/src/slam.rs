@@ -17,8 +17,9 @@ use cairn_core::metrics::{self, EvalOptions};
 use cairn_core::trajectory::{Trajectory, TrajectoryFormat};
 use cairn_core::transform::Rigid3;
 use cairn_core::tum::TumDataset;
-use cairn_slam::{Slam, SlamConfig, SlamFrame, TrackingState};
-use clap::Args;
+use cairn_perception::describe::Fpfh;
+use cairn_slam::{L3dLoopDetector, PoseGraph, Slam, SlamConfig, SlamFrame, TrackingState};
+use clap::{Args, ValueEnum};
 
 use crate::ros::params::{NodeConfig, TopicParams};
 use crate::slam_bag::{BagFrames, SlamTopics, is_bag};
@@ -63,6 +64,23 @@ pub struct SlamArgs {
     /// `topics.camera_info` of --config, else /camera/rgb/camera_info).
     #[arg(long, value_name = "TOPIC")]
     pub(crate) info_topic: Option<String>,
+    /// Loop closure: `fpfh` runs the L3D pipeline (keyframe clouds →
+    /// keypoint descriptors → mutual nearest neighbours → RANSAC → overlap →
+    /// ICP and graph checks) with FPFH descriptors; `none` runs without. The
+    /// learned L3D (DIP) descriptor is not trained yet, so it is not offered.
+    /// Thresholds: the `loops.*` parameters (config/slam.yaml). Accepted and
+    /// rejected loops go to OUT.loops.
+    #[arg(long = "loop", value_enum, default_value_t = LoopArg::Fpfh)]
+    pub(crate) loop_closure: LoopArg,
+}
+
+/// Loop-closure choices of `cairn slam --loop`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LoopArg {
+    /// no loop closure (odometry, sliding window, pose graph only)
+    None,
+    /// L3D loop closure with FPFH descriptors
+    Fpfh,
 }
 
 impl SlamArgs {
@@ -78,6 +96,7 @@ impl SlamArgs {
             rgb_topic: None,
             depth_topic: None,
             info_topic: None,
+            loop_closure: LoopArg::Fpfh,
         }
     }
 
@@ -92,14 +111,41 @@ impl SlamArgs {
     }
 }
 
+/// What tracking a whole input gave.
+pub struct Tracked {
+    /// Per-frame results.
+    pub results: Vec<SlamFrame>,
+    /// The final trajectory (every frame through its keyframe).
+    pub trajectory: Vec<(f64, Rigid3, TrackingState)>,
+    /// Loop decisions and the loops the graph dropped.
+    pub loops: crate::loop_log::LoopRecord,
+    /// The final pose graph.
+    pub graph: PoseGraph,
+    /// Ground truth, when the input has it.
+    pub groundtruth: Option<Trajectory>,
+    /// Wall-clock time (s).
+    pub wall: f64,
+}
+
 /// Runs `cairn slam` and returns the summary it prints.
 pub fn run(args: &SlamArgs) -> Result<String> {
+    let tracked = track(args)?;
+    write_outputs(args, &tracked.results, &tracked.trajectory)?;
+    let mut text = summary(args, tracked.groundtruth.as_ref(), &tracked.results, tracked.wall)?;
+    if args.loop_closure != LoopArg::None {
+        text.push_str(&crate::loop_log::write(&args.out, &tracked.loops, &tracked.results)?);
+    }
+    Ok(text)
+}
+
+/// Tracks the input of `args` (nothing is written).
+pub fn track(args: &SlamArgs) -> Result<Tracked> {
     // The node's parameter file: SLAM parameters, and the topics it names.
     let NodeConfig { slam: config, node } = NodeConfig::read(args.config.as_deref())?;
     let limit = args.frames.unwrap_or(usize::MAX);
     let opening = || format!("opening {}", args.input.display());
     let start = Instant::now();
-    let (results, trajectory, groundtruth) = if is_bag(&args.input) {
+    let (results, slam, groundtruth) = if is_bag(&args.input) {
         let frames =
             BagFrames::open(&args.input, args.calib.as_deref(), &args.topics(&node.topics)).with_context(opening)?;
         let count = limit.min(frames.len());
@@ -114,7 +160,7 @@ pub fn run(args: &SlamArgs) -> Result<String> {
             Ok(())
         })?;
         bar.finish_and_clear();
-        (results, slam.trajectory(), frames.groundtruth)
+        (results, slam, frames.groundtruth)
     } else {
         let dataset = TumDataset::open(&args.input, args.calib.as_deref()).with_context(opening)?;
         let count = limit.min(dataset.frames.len());
@@ -122,11 +168,23 @@ pub fn run(args: &SlamArgs) -> Result<String> {
         let results = track_folder(args, &dataset, &mut slam, count)?;
         let file = dataset.dir.join("groundtruth.txt");
         let groundtruth = file.exists().then(|| Trajectory::read(&file, TrajectoryFormat::Tum)).transpose()?;
-        (results, slam.trajectory(), groundtruth)
+        (results, slam, groundtruth)
     };
-    let wall = start.elapsed().as_secs_f64();
-    write_outputs(args, &results, &trajectory)?;
-    summary(args, groundtruth.as_ref(), &results, wall)
+    Ok(Tracked {
+        results,
+        trajectory: slam.trajectory(),
+        loops: decisions_of(&slam),
+        graph: slam.graph().clone(),
+        groundtruth,
+        wall: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The loop detector's decisions, with the graph's later rejections.
+fn decisions_of(slam: &Slam) -> crate::loop_log::LoopRecord {
+    let decisions = slam.loop_detector().map(|d| d.decisions().to_vec()).unwrap_or_default();
+    let dropped = slam.graph().rejected().iter().map(|e| (e.from, e.to)).collect();
+    (decisions, dropped)
 }
 
 /// The SLAM system for `camera`, once `count` frames are known to exist.
@@ -134,7 +192,24 @@ fn start_slam(args: &SlamArgs, camera: PinholeCamera, config: SlamConfig, count:
     if count == 0 {
         return Err(anyhow!("{} has no associated colour/depth frames", args.input.display()));
     }
-    Ok(Slam::new(camera, config)?)
+    let detector = loop_detector(args.loop_closure, &config);
+    let slam = Slam::new(camera, config)?;
+    Ok(match detector {
+        Some(detector) => slam.with_loop_detector(Box::new(detector)),
+        None => slam,
+    })
+}
+
+/// The loop detector `--loop` asks for.
+pub fn loop_detector(choice: LoopArg, config: &SlamConfig) -> Option<L3dLoopDetector> {
+    match choice {
+        LoopArg::None => None,
+        LoopArg::Fpfh => {
+            let loops = &config.loops;
+            let fpfh = Fpfh { radius_m: loops.feature_radius_voxels * loops.voxel_m, max_neighbours: 100 };
+            Some(L3dLoopDetector::new(loops.clone(), Box::new(fpfh)))
+        }
+    }
 }
 
 /// Tracks the first `count` frames of a TUM folder; images are decoded on a

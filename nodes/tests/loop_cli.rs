@@ -93,3 +93,42 @@ fn register_recovers_the_motion_between_overlapping_clouds() {
     assert!(stderr.contains("cut.ply") && stderr.contains("truncated"), "{stderr}");
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+/// `cairn slam --loop fpfh|none` and `cairn loop eval` on a short rendered
+/// sequence (QVGA, 24 frames of a corridor lap: too short to revisit).
+#[test]
+fn slam_logs_loop_decisions_and_loop_eval_scores_them() {
+    let dir: PathBuf = std::env::temp_dir().join(format!("cairn-cli-{}-loop-eval", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let calib = concat!(env!("CARGO_MANIFEST_DIR"), "/../calib/tum_fr1_qvga.yaml");
+    let seq = dir.join("seq");
+    let args = ["sim", "rgbd", "--out", &s(&seq), "--path", "corridor", "--laps", "0.1", "--frames", "24"];
+    let render = cairn(&[&args[..], &["--calib", calib]].concat());
+    assert!(render.status.success(), "{}", String::from_utf8_lossy(&render.stderr));
+    let est = dir.join("est.tum");
+    let run = cairn(&["slam", &s(&seq), "--out", &s(&est), "--loop", "fpfh"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("keyframes checked, 0 loops accepted") && stdout.contains("describe"), "{stdout}");
+    let loops = std::fs::read_to_string(dir.join("est.tum.loops")).expect("the loop log");
+    assert!(loops.starts_with("# keyframe\toutcome") && loops.contains("no_candidates"), "{loops}");
+
+    let quiet = dir.join("quiet.tum");
+    let none = cairn(&["slam", &s(&seq), "--out", &s(&quiet), "--loop", "none"]);
+    assert!(none.status.success() && !String::from_utf8_lossy(&none.stdout).contains("loops:"));
+    assert!(!dir.join("quiet.tum.loops").exists());
+
+    let eval = cairn(&["loop", "eval", &s(&seq), "--json"]);
+    assert!(eval.status.success(), "{}", String::from_utf8_lossy(&eval.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("one JSON object");
+    assert_eq!(json["false_positives"].as_u64(), Some(0), "{json}");
+    assert!(json["ate_with_loops_m"].as_f64().expect("ATE") < 0.05, "{json}");
+
+    // No ground truth: one error line before any tracking, exit 1.
+    std::fs::remove_file(seq.join("groundtruth.txt")).expect("remove ground truth");
+    let missing = cairn(&["loop", "eval", &s(&seq)]);
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(stderr.contains("no groundtruth.txt") && stderr.lines().count() == 1, "{stderr}");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

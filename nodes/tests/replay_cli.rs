@@ -72,3 +72,29 @@ fn replay_needs_out_or_publish_and_a_valid_rate() {
     assert_eq!(run.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&run.stderr).contains("missing.bag"));
 }
+
+/// Regression: the node's pipeline ran without loop closure while
+/// `cairn slam` defaulted to it, so replay and slam differed on any sequence
+/// that revisits a place. Both now close the same loops.
+#[test]
+fn replay_closes_the_same_loops_as_cairn_slam() {
+    let dir: PathBuf = std::env::temp_dir().join(format!("cairn-cli-{}-replay-loops", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let sim = dir.join("sim");
+    ok(&cairn(&["sim", "rgbd", "--out", &s(&sim), "--path", "loop", "--laps", "2", "--frames", "300", "--seed", "1"]));
+    let bag = dir.join("bag");
+    ok(&cairn(&["bag", "from-tum", &s(&sim), "--out", &s(&bag)]));
+    let (offline, replayed) = (dir.join("slam.tum"), dir.join("replay.tum"));
+    let summary = ok(&cairn(&["slam", &s(&bag), "--out", &s(&offline)]));
+    let accepted: usize = summary
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("loops: ")?.split(" loops accepted").next()?.rsplit(' ').next()?.parse().ok()
+        })
+        .unwrap_or(0);
+    assert!(accepted > 0, "the sequence should close loops:\n{summary}");
+    ok(&cairn(&["replay", &s(&bag), "--out", &s(&replayed)]));
+    let (a, b) = (std::fs::read(&offline).expect("slam output"), std::fs::read(&replayed).expect("replay output"));
+    assert!(a == b, "replay and slam trajectories differ with {accepted} loops");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -6,6 +6,10 @@
 //! - [`l3d`]: keyframe clouds → keypoints → canonical patches → descriptors →
 //!   mutual nearest neighbours → RANSAC → overlap. cairn-slam's L3D loop
 //!   detector is built on it.
+//! - [`describe`]: the descriptor as a swappable piece ([`describe::LocalDescriptor`]:
+//!   FPFH today, the DIP network when trained), clouds described once
+//!   ([`describe::DescribedCloud`]) and registered against each other.
+//! - [`icp`]: point-to-plane ICP refinement and fitness.
 //! - [`fpfh`]: FPFH, the hand-crafted descriptor of the baseline registration
 //!   (Open3D's), computed as Open3D does.
 //! - [`register`]: two clouds end to end (downsample → FPFH → MNN → RANSAC →
@@ -26,8 +30,10 @@
 //! # Ok::<(), cairn_perception::Error>(())
 //! ```
 
+pub mod describe;
 pub mod error;
 pub mod fpfh;
+pub mod icp;
 pub mod l3d;
 pub mod register;
 

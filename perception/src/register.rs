@@ -13,10 +13,9 @@ use cairn_core::PointCloud;
 use cairn_core::transform::Rigid3;
 use serde::{Deserialize, Serialize};
 
-use crate::fpfh::{self, Orientation};
-use crate::l3d::{
-    KeypointSampling, Neighbours, RansacConfig, keypoints, mutual_nearest, overlap, ransac, voxel_downsample,
-};
+use crate::describe::{DescribeConfig, Fpfh, MatchConfig, describe_cloud, register_described};
+use crate::fpfh::Orientation;
+use crate::l3d::{RansacConfig, voxel_downsample};
 use crate::{Error, Result};
 
 /// Settings of [`register_clouds`]; fixed before any evaluation.
@@ -104,46 +103,46 @@ fn ms(since: Instant) -> f64 {
 pub fn register_clouds(target: &PointCloud, source: &PointCloud, config: &RegisterConfig) -> Result<CloudRegistration> {
     let start = Instant::now();
     let voxel = config.voxel_m;
-    let target =
-        Neighbours::new(voxel_downsample(target, voxel)?).map_err(|e| Error::Input(format!("target cloud: {e}")))?;
-    let source =
-        Neighbours::new(voxel_downsample(source, voxel)?).map_err(|e| Error::Input(format!("source cloud: {e}")))?;
+    let target = voxel_downsample(target, voxel)?;
+    let source = voxel_downsample(source, voxel)?;
+    let points = (target.len(), source.len());
     let mut timings = RegisterTimings { downsample_ms: ms(start), ..Default::default() };
 
     let step = Instant::now();
-    let describe = |cloud: &Neighbours| {
-        let normal_radius = config.normal_radius_voxels * voxel;
-        let normals = fpfh::estimate_normals(cloud, normal_radius, config.normal_max_neighbours, Orientation::Convex);
-        let count = if config.keypoints == 0 { usize::MAX } else { config.keypoints };
-        let chosen = keypoints(cloud.points(), count, KeypointSampling::Random, config.seed);
-        let radius = config.feature_radius_voxels * voxel;
-        let descriptors = fpfh::fpfh(cloud, &normals, radius, config.feature_max_neighbours, &chosen)?;
-        Ok::<_, Error>((chosen, descriptors))
+    let descriptor =
+        Fpfh { radius_m: config.feature_radius_voxels * voxel, max_neighbours: config.feature_max_neighbours };
+    let describe_config = DescribeConfig {
+        normal_radius_m: config.normal_radius_voxels * voxel,
+        normal_max_neighbours: config.normal_max_neighbours,
+        orientation: Orientation::Convex,
+        keypoints: config.keypoints,
+        seed: config.seed,
     };
-    let ((target_keys, target_descriptors), (source_keys, source_descriptors)) =
-        (describe(&target)?, describe(&source)?);
+    let target = describe_cloud(target, &descriptor, &describe_config).map_err(|e| named("target", e))?;
+    let source = describe_cloud(source, &descriptor, &describe_config).map_err(|e| named("source", e))?;
     timings.descriptors_ms = ms(step);
 
-    let step = Instant::now();
-    let pairs = mutual_nearest(&target_descriptors, &source_descriptors)?;
-    let target_points: Vec<_> = pairs.iter().map(|&(t, _)| target.points()[target_keys[t]]).collect();
-    let source_points: Vec<_> = pairs.iter().map(|&(_, s)| source.points()[source_keys[s]]).collect();
-    timings.matching_ms = ms(step);
-
-    let step = Instant::now();
     let inlier_m = config.inlier_voxels * f64::from(voxel);
-    let ransac_config = RansacConfig { inlier_m, ..config.ransac };
-    let found = ransac(&target_points, &source_points, &ransac_config)?;
-    timings.ransac_ms = ms(step);
-    let tau_m = config.tau_voxels * f64::from(voxel);
-    let overlap = overlap(&target_points, &source_points, &found.target_from_source, tau_m);
+    let match_config =
+        MatchConfig { ransac: RansacConfig { inlier_m, ..config.ransac }, tau_m: config.tau_voxels * f64::from(voxel) };
+    let found = register_described(&target, &source, &match_config)?;
+    timings.matching_ms = found.matching_ms;
+    timings.ransac_ms = found.ransac_ms;
     timings.total_ms = ms(start);
     Ok(CloudRegistration {
         target_from_source: found.target_from_source,
-        overlap,
-        mnn: pairs.len(),
+        overlap: found.overlap,
+        mnn: found.pairs.len(),
         inliers: found.inliers,
-        points: (target.points().len(), source.points().len()),
+        points,
         timings,
     })
+}
+
+/// Names the cloud an input error is about.
+fn named(which: &str, error: Error) -> Error {
+    match error {
+        Error::Input(message) => Error::Input(format!("{which} cloud: {message}")),
+        other => other,
+    }
 }

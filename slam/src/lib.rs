@@ -1,6 +1,6 @@
 //! Edge-based RGB-D SLAM (RESLAM-style): Canny edges on an image pyramid,
 //! distance transforms, SE(3) tracking against keyframes, sliding-window
-//! pose refinement and a keyframe pose graph with a loop-detector seam.
+//! pose refinement, a keyframe pose graph and L3D loop closure.
 //!
 //! # Brief overview
 //! Each frame flows `RgbImage → pyramid → edges → distance fields → align
@@ -27,7 +27,10 @@
 //!   robust loop edges, marginal covariances); [`solver`] holds its factrs
 //!   side.
 //! - [`loops`]: the [`LoopDetector`] seam and what it sees
-//!   ([`loops::Keyframe`], [`PoseGraphView`]) and returns ([`LoopEdge`]).
+//!   ([`loops::Keyframe`], [`PoseGraphView`]) and returns ([`LoopEdge`],
+//!   with a [`LoopDecision`] per keyframe).
+//! - [`loop_detector`]: [`L3dLoopDetector`] — L3D loop closure on
+//!   cairn-perception's registration (descriptor swappable: FPFH today).
 //! - [`system`]: [`Slam`] — odometry + window + graph + optional loop
 //!   detector; every frame's final pose through its keyframe.
 //! - [`config`]: [`SlamConfig`], grouped by stage, serde, documented defaults;
@@ -57,6 +60,7 @@ pub mod frame;
 pub mod graph;
 pub mod input;
 pub mod keyframe;
+pub mod loop_detector;
 pub mod loops;
 pub mod lost;
 pub mod odometry;
@@ -67,12 +71,13 @@ pub mod solver;
 pub mod system;
 pub mod window;
 
-pub use config::{EdgeConfig, GraphConfig, KeyframeConfig, SlamConfig, TrackingConfig, WindowConfig};
+pub use config::{EdgeConfig, GraphConfig, KeyframeConfig, LoopConfig, SlamConfig, TrackingConfig, WindowConfig};
 pub use distance::DistanceField;
 pub use edges::EdgeMap;
 pub use error::{Error, Result};
 pub use graph::PoseGraph;
 pub use keyframe::Keyframe;
-pub use loops::{LoopDetector, LoopEdge, PoseGraphView};
+pub use loop_detector::L3dLoopDetector;
+pub use loops::{LoopDecision, LoopDetector, LoopEdge, LoopOutcome, PoseGraphView, RejectReason};
 pub use odometry::{FrameResult, FrameTiming, LostReason, Odometry, TrackingState};
 pub use system::{BackendTiming, Slam, SlamFrame};

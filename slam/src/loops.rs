@@ -65,6 +65,64 @@ pub trait LoopDetector {
     /// graph as it is now. The back end adds them to the graph, optimises
     /// with a robust kernel and drops edges that do not fit.
     fn detect(&mut self, graph: &PoseGraphView<'_>) -> Result<Vec<LoopEdge>>;
+
+    /// What the detector decided for each keyframe so far, in order (for
+    /// logs and evaluation; empty for detectors that keep no record).
+    fn decisions(&self) -> &[LoopDecision] {
+        &[]
+    }
+}
+
+/// Why a loop check ended the way it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoopOutcome {
+    /// A loop edge was proposed to the graph.
+    Accepted,
+    /// No past keyframe passed the candidate gates.
+    NoCandidates,
+    /// Candidates were registered, none passed the checks; the reason is
+    /// that of the best-scoring one.
+    Rejected(RejectReason),
+}
+
+/// The check a candidate failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// Too few descriptor matches or RANSAC inliers.
+    TooFewInliers,
+    /// L3D overlap below the threshold.
+    LowOverlap,
+    /// ICP moved the estimate too far, or too little of the newest
+    /// keyframe fits the candidate afterwards.
+    IcpDisagrees,
+    /// The relative pose contradicts the pose graph.
+    InconsistentWithGraph,
+}
+
+/// One keyframe's loop check.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoopDecision {
+    /// The newest keyframe (the query).
+    pub keyframe: usize,
+    /// Candidates that passed the gates and were registered.
+    pub candidates: usize,
+    /// The best candidate (the accepted one, or the one whose failure is
+    /// reported).
+    pub best: Option<usize>,
+    /// Its L3D overlap (0 without one).
+    pub overlap: f64,
+    /// Its RANSAC inliers.
+    pub inliers: usize,
+    /// Its ICP fitness.
+    pub fitness: f64,
+    /// What happened.
+    pub outcome: LoopOutcome,
+    /// Back-projection, downsampling and descriptors (ms).
+    pub describe_ms: f64,
+    /// Candidate selection, including the graph's marginals (ms).
+    pub candidates_ms: f64,
+    /// Matching, RANSAC, ICP and verification of all candidates (ms).
+    pub registration_ms: f64,
 }
 
 /// A read-only view of the pose graph for loop detection: keyframe poses,

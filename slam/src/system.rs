@@ -103,6 +103,11 @@ impl Slam {
         &self.config
     }
 
+    /// The loop detector, when there is one (for its decisions).
+    pub fn loop_detector(&self) -> Option<&dyn LoopDetector> {
+        self.detector.as_deref()
+    }
+
     /// The keyframe pose graph.
     pub fn graph(&self) -> &PoseGraph {
         &self.graph

@@ -20,6 +20,7 @@ use cairn_slam::{Slam, SlamConfig, SlamFrame, TrackingState};
 use super::outputs::{self, OdomFrame, Outputs};
 use super::params::NodeParams;
 use super::sync::{StampSync, Synced};
+use crate::slam::{LoopArg, loop_detector};
 
 /// A message for the node, already decoded from CDR.
 #[derive(Debug, Clone)]
@@ -59,6 +60,7 @@ impl Problems {
 pub struct SlamPipeline {
     params: NodeParams,
     config: SlamConfig,
+    loop_closure: LoopArg,
     slam: Option<Slam>,
     camera_info: Option<CameraInfo>,
     sync: StampSync<Image, Image>,
@@ -76,6 +78,7 @@ impl SlamPipeline {
         SlamPipeline {
             params,
             config,
+            loop_closure: LoopArg::Fpfh,
             slam: None,
             camera_info: None,
             sync,
@@ -83,6 +86,13 @@ impl SlamPipeline {
             frames: Vec::new(),
             problems: Problems::default(),
         }
+    }
+
+    /// Chooses the loop closure (`cairn slam --loop`; default FPFH), so the
+    /// node and `cairn replay` run what `cairn slam` runs.
+    pub fn with_loop_closure(mut self, choice: LoopArg) -> Self {
+        self.loop_closure = choice;
+        self
     }
 
     /// The node's parameters.
@@ -113,7 +123,11 @@ impl SlamPipeline {
                 "[cairn_slam] camera: {}×{}, fx {:.2} fy {:.2} cx {:.2} cy {:.2}",
                 camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy
             );
-            Ok(Slam::new(camera, self.config.clone())?)
+            let slam = Slam::new(camera, self.config.clone())?;
+            Ok(match loop_detector(self.loop_closure, &self.config) {
+                Some(detector) => slam.with_loop_detector(Box::new(detector)),
+                None => slam,
+            })
         });
         match started {
             Ok(slam) => {
