@@ -171,7 +171,8 @@ fn start(slot: &mut Slot, sink: &Sink) -> Result<()> {
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting [{}] `{}`", spec.name, spec.argv[0]))?;
-    say(sink, &format!("[launch] [{}] started, pid {}", spec.name, child.id()));
+    let command = shlex::try_join(spec.argv.iter().map(String::as_str)).unwrap_or_else(|_| spec.argv.join(" "));
+    say(sink, &format!("[launch] [{}] started, pid {}: {command}", spec.name, child.id()));
     let out = child.stdout.take().map(|s| prefix_lines(s, &spec.name, sink));
     let err = child.stderr.take().map(|s| prefix_lines(s, &spec.name, sink));
     slot.readers = out.into_iter().chain(err).collect();
