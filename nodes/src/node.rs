@@ -44,8 +44,11 @@ pub struct NodeSlamArgs {
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
     /// Loop closure, as `cairn slam --loop`: `fpfh` (L3D pipeline with FPFH
-    /// descriptors; loops move map → odom) or `none`.
-    #[arg(long = "loop", value_enum, default_value_t = LoopArg::Fpfh)]
+    /// descriptors; loops move map → odom) or `none`. Off by default in the
+    /// live node: it runs on the tracking thread and costs 0.2–0.35 s per
+    /// keyframe on a laptop-class CPU, so at 30 Hz the node would skip most
+    /// frames (scripts/node-load measures both).
+    #[arg(long = "loop", value_enum, default_value_t = LoopArg::None)]
     pub loop_closure: LoopArg,
 }
 
