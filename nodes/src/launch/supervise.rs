@@ -34,11 +34,18 @@ pub struct ProcessSpec {
     pub sigkill_timeout_s: f64,
 }
 
+impl ProcessSpec {
+    /// The command line, quoted as a shell would need it.
+    pub fn command_line(&self) -> String {
+        shlex::try_join(self.argv.iter().map(String::as_str)).unwrap_or_else(|_| self.argv.join(" "))
+    }
+}
+
 impl fmt::Display for ProcessSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let env: Vec<String> = self.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let command = shlex::try_join(self.argv.iter().map(String::as_str)).unwrap_or_else(|_| self.argv.join(" "));
-        write!(f, "[{}] {}{}", self.name, if env.is_empty() { String::new() } else { env.join(" ") + " " }, command)?;
+        let env = if env.is_empty() { String::new() } else { env.join(" ") + " " };
+        write!(f, "[{}] {env}{}", self.name, self.command_line())?;
         if self.respawn {
             write!(f, "  (respawn after {} s)", self.respawn_delay_s)?;
         }
@@ -171,8 +178,7 @@ fn start(slot: &mut Slot, sink: &Sink) -> Result<()> {
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting [{}] `{}`", spec.name, spec.argv[0]))?;
-    let command = shlex::try_join(spec.argv.iter().map(String::as_str)).unwrap_or_else(|_| spec.argv.join(" "));
-    say(sink, &format!("[launch] [{}] started, pid {}: {command}", spec.name, child.id()));
+    say(sink, &format!("[launch] [{}] started, pid {}: {}", spec.name, child.id(), spec.command_line()));
     let out = child.stdout.take().map(|s| prefix_lines(s, &spec.name, sink));
     let err = child.stderr.take().map(|s| prefix_lines(s, &spec.name, sink));
     slot.readers = out.into_iter().chain(err).collect();
