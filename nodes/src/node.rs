@@ -44,10 +44,11 @@ pub struct NodeSlamArgs {
     #[arg(long, value_name = "DIR")]
     pub save: Option<PathBuf>,
     /// Loop closure, as `cairn slam --loop`: `fpfh` (L3D pipeline with FPFH
-    /// descriptors; loops move map → odom) or `none`. Off by default in the
-    /// live node: it runs on the tracking thread and costs 0.2–0.35 s per
-    /// keyframe on a laptop-class CPU, so at 30 Hz the node would skip most
-    /// frames (scripts/node-load measures both).
+    /// descriptors; loops move map → odom) or `none`. In the node it runs
+    /// on a worker thread of its own (0.2–0.35 s per keyframe on a
+    /// laptop-class CPU), so tracking keeps camera rate and loop edges
+    /// arrive a few keyframes late. Off by default (scripts/node-load
+    /// measures both).
     #[arg(long = "loop", value_enum, default_value_t = LoopArg::None)]
     pub loop_closure: LoopArg,
 }
@@ -75,7 +76,9 @@ fn run_slam(args: &NodeSlamArgs) -> Result<String> {
     let (sender, receiver) = mpsc::channel();
     let receiving = dds::receive(&mut ros, &params.topics, sender, Arc::clone(&stop))?;
     eprintln!("[cairn_slam] running as {}; SIGINT or SIGTERM stops it", ros.node.fully_qualified_name());
-    let mut pipeline = SlamPipeline::new(params.clone(), config.slam.clone()).with_loop_closure(args.loop_closure);
+    let mut pipeline = SlamPipeline::new(params.clone(), config.slam.clone())
+        .with_loop_closure(args.loop_closure)
+        .with_background_loops(true);
     let mut stats = RunStats::default();
     let outcome = spin(&mut pipeline, &receiver, &publishers, &stop, &mut stats);
     stop.store(true, Ordering::Relaxed);
@@ -87,6 +90,7 @@ fn run_slam(args: &NodeSlamArgs) -> Result<String> {
     drop(publishers);
     ros.shutdown();
     outcome?;
+    pipeline.finish();
     let summary = stats.summary(&pipeline);
     if let Some(dir) = &args.save {
         save(dir, &pipeline, &summary)?;
@@ -171,6 +175,10 @@ impl RunStats {
             frames.len(),
             self.colour.saturating_sub(frames.len())
         );
+        let (kept, dropped) = pipeline.loop_edges();
+        if kept + dropped > 0 {
+            text.push_str(&format!("  loop closures: {kept} edges in the pose graph, {dropped} dropped as outliers\n"));
+        }
         for (cause, count) in pipeline.problems.counts() {
             text.push_str(&format!("  dropped or failed: {count} × {cause}\n"));
         }

@@ -108,15 +108,22 @@ fn decode(topics: &TopicParams, topic: &str, data: &[u8]) -> Result<Input> {
     })
 }
 
-/// Every message, in bag order, through the node's pipeline.
-fn in_process(bag: &Bag, config: NodeConfig, out: &std::path::Path, loop_closure: LoopArg) -> Result<String> {
-    let topics = config.node.topics.clone();
-    let mut pipeline = SlamPipeline::new(config.node, config.slam).with_loop_closure(loop_closure);
+/// Feeds every message on `topics`' camera topics, in bag order, through
+/// `pipeline` and processes every pair (none is skipped), then ends its loop
+/// closure ([`SlamPipeline::finish`]). `rate`: keep the recorded spacing
+/// scaled by it, as a camera would deliver them (`None`: no pauses).
+pub fn feed(bag: &Bag, topics: &TopicParams, pipeline: &mut SlamPipeline, rate: Option<f64>) -> Result<()> {
     let bar = crate::progress::bar(format!("replaying {}", bag.path.display()), "messages");
+    let (start, mut first_log) = (Instant::now(), None);
     for message in bag.messages(&[topics.rgb.as_str(), topics.depth.as_str(), topics.camera_info.as_str()])? {
         let message = message?;
+        if let Some(rate) = rate {
+            let since_first = message.log_time.saturating_sub(*first_log.get_or_insert(message.log_time));
+            let due = start + Duration::from_secs_f64(since_first as f64 * 1e-9 / rate);
+            std::thread::sleep(due.saturating_duration_since(Instant::now()));
+        }
         let topic = &bag.connections[message.connection].topic;
-        match decode(&topics, topic, &message.data) {
+        match decode(topics, topic, &message.data) {
             Ok(input) => pipeline.push(input),
             Err(error) => pipeline.problems.report("undecodable message", &format!("{topic}: {error:#}")),
         }
@@ -128,7 +135,16 @@ fn in_process(bag: &Bag, config: NodeConfig, out: &std::path::Path, loop_closure
     while let Some((rgb, depth)) = pipeline.next_pair(true) {
         pipeline.process(&rgb, &depth);
     }
+    pipeline.finish();
     bar.finish_and_clear();
+    Ok(())
+}
+
+/// Every message, in bag order, through the node's pipeline.
+fn in_process(bag: &Bag, config: NodeConfig, out: &std::path::Path, loop_closure: LoopArg) -> Result<String> {
+    let topics = config.node.topics.clone();
+    let mut pipeline = SlamPipeline::new(config.node, config.slam).with_loop_closure(loop_closure);
+    feed(bag, &topics, &mut pipeline, None)?;
     if pipeline.frames.is_empty() {
         return Err(anyhow!("no frame of {} could be processed", bag.path.display()));
     }

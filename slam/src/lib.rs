@@ -29,6 +29,8 @@
 //! - [`loops`]: the [`LoopDetector`] seam and what it sees
 //!   ([`loops::Keyframe`], [`PoseGraphView`]) and returns ([`LoopEdge`],
 //!   with a [`LoopDecision`] per keyframe).
+//! - [`background`]: [`BackgroundLoopDetector`] — any detector on a worker
+//!   thread of its own, so a live node tracks while keyframes are checked.
 //! - [`loop_detector`]: [`L3dLoopDetector`] — L3D loop closure on
 //!   cairn-perception's registration (descriptor swappable: FPFH today).
 //! - [`system`]: [`Slam`] — odometry + window + graph + optional loop
@@ -52,6 +54,7 @@
 //! ```
 
 pub mod align;
+pub mod background;
 pub mod config;
 pub mod distance;
 pub mod edges;
@@ -71,6 +74,7 @@ pub mod solver;
 pub mod system;
 pub mod window;
 
+pub use background::BackgroundLoopDetector;
 pub use config::{EdgeConfig, GraphConfig, KeyframeConfig, LoopConfig, SlamConfig, TrackingConfig, WindowConfig};
 pub use distance::DistanceField;
 pub use edges::EdgeMap;

@@ -66,6 +66,12 @@ pub trait LoopDetector {
     /// with a robust kernel and drops edges that do not fit.
     fn detect(&mut self, graph: &PoseGraphView<'_>) -> Result<Vec<LoopEdge>>;
 
+    /// Loop edges of checks still in progress, waiting for them (the end of
+    /// a run). Synchronous detectors have none.
+    fn finish(&mut self, _graph: &PoseGraphView<'_>) -> Result<Vec<LoopEdge>> {
+        Ok(Vec::new())
+    }
+
     /// What the detector decided for each keyframe so far, in order (for
     /// logs and evaluation; empty for detectors that keep no record).
     fn decisions(&self) -> &[LoopDecision] {
@@ -139,6 +145,11 @@ impl<'a> PoseGraphView<'a> {
     /// A view of `graph`.
     pub fn new(graph: &'a PoseGraph) -> Self {
         PoseGraphView { graph, covariances: OnceCell::new() }
+    }
+
+    /// The graph itself (a detector working elsewhere takes a copy).
+    pub fn graph(&self) -> &'a PoseGraph {
+        self.graph
     }
 
     /// Keyframe ids and poses, in the order the keyframes were added.

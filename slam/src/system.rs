@@ -201,6 +201,25 @@ impl Slam {
         Ok(())
     }
 
+    /// Ends loop closure for the run: waits for the detector's checks in
+    /// flight (a [`crate::BackgroundLoopDetector`] has some), adds their
+    /// edges and optimises the graph. `None` when there was nothing to add.
+    /// Call it before reading the final [`Slam::trajectory`] of a live run;
+    /// synchronous detectors finish every check inside [`Slam::process`].
+    pub fn finish_loops(&mut self) -> Result<Option<OptimizeReport>> {
+        let Some(detector) = self.detector.as_mut() else { return Ok(None) };
+        let edges = detector.finish(&self.graph.view())?;
+        if edges.is_empty() {
+            return Ok(None);
+        }
+        for edge in &edges {
+            self.graph.add_loop(edge)?;
+        }
+        let report = self.graph.optimize()?;
+        self.push_corrections();
+        Ok(Some(report))
+    }
+
     /// Refines the window and writes the refined poses to the graph (nodes,
     /// and the odometry edges between window keyframes) and the tracker.
     fn optimize_window(&mut self) -> Result<WindowReport> {

@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 
 use cairn_bags::msg::sensor_msgs::{CameraInfo, Image};
 use cairn_core::transform::Rigid3;
-use cairn_slam::{Slam, SlamConfig, SlamFrame, TrackingState};
+use cairn_slam::graph::EdgeKind;
+use cairn_slam::{BackgroundLoopDetector, Slam, SlamConfig, SlamFrame, TrackingState};
 
 use super::outputs::{self, OdomFrame, Outputs};
 use super::params::NodeParams;
@@ -61,6 +62,7 @@ pub struct SlamPipeline {
     params: NodeParams,
     config: SlamConfig,
     loop_closure: LoopArg,
+    background_loops: bool,
     slam: Option<Slam>,
     camera_info: Option<CameraInfo>,
     sync: StampSync<Image, Image>,
@@ -79,6 +81,7 @@ impl SlamPipeline {
             params,
             config,
             loop_closure: LoopArg::Fpfh,
+            background_loops: false,
             slam: None,
             camera_info: None,
             sync,
@@ -92,6 +95,16 @@ impl SlamPipeline {
     /// node and `cairn replay` run what `cairn slam` runs.
     pub fn with_loop_closure(mut self, choice: LoopArg) -> Self {
         self.loop_closure = choice;
+        self
+    }
+
+    /// Runs loop closure on a worker thread of its own
+    /// ([`cairn_slam::BackgroundLoopDetector`]) instead of between frames:
+    /// the live node keeps up with the camera, at the price of loop edges
+    /// arriving a few keyframes late and results that depend on timing.
+    /// Off by default (deterministic, as `cairn slam`).
+    pub fn with_background_loops(mut self, background: bool) -> Self {
+        self.background_loops = background;
         self
     }
 
@@ -125,6 +138,9 @@ impl SlamPipeline {
             );
             let slam = Slam::new(camera, self.config.clone())?;
             Ok(match loop_detector(self.loop_closure, &self.config) {
+                Some(detector) if self.background_loops => {
+                    slam.with_loop_detector(Box::new(BackgroundLoopDetector::spawn(Box::new(detector))?))
+                }
                 Some(detector) => slam.with_loop_detector(Box::new(detector)),
                 None => slam,
             })
@@ -202,6 +218,24 @@ impl SlamPipeline {
         };
         self.frames.push(frame);
         Some(outputs)
+    }
+
+    /// Ends the run's loop closure: waits for checks still in flight on the
+    /// worker thread and optimises the graph with their edges (a failure is
+    /// reported and the trajectory stays as it was).
+    pub fn finish(&mut self) {
+        let Some(slam) = self.slam.as_mut() else { return };
+        if let Err(error) = slam.finish_loops() {
+            self.problems.report("loop closure failed at the end of the run", &error.to_string());
+        }
+    }
+
+    /// Loop edges kept in the pose graph and dropped as outliers so far.
+    pub fn loop_edges(&self) -> (usize, usize) {
+        let Some(slam) = &self.slam else { return (0, 0) };
+        let graph = slam.graph();
+        let kept = graph.edges().iter().filter(|e| matches!(e.kind, EdgeKind::Loop { .. })).count();
+        (kept, graph.rejected().len())
     }
 
     /// The final trajectory (one pose per processed frame, as `cairn slam`
