@@ -3,23 +3,28 @@
 //! conversions from cairn's types, and reporting the first failure once.
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use cairn_core::transform::Rigid3;
+use rerun::external::re_log_types::LogMsg;
 use rerun::external::re_uri::RedapUri;
-use rerun::sink::{FileSink, GrpcSink};
+use rerun::sink::{FileSink, GrpcSink, GrpcSinkConnectionState, LogSink, SinkFlushError};
 use rerun::{AsComponents, RecordingStream, RecordingStreamBuilder};
 
 /// How long the end of a run waits for a viewer to take the data.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long `--connect` waits for the viewer to answer before the run.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A rerun recording stream with an entity-path prefix.
 #[derive(Clone)]
 pub(super) struct Stream {
     recording: RecordingStream,
+    /// The live viewer's sink, when streaming to one.
+    viewer: Option<ViewerSink>,
     prefix: String,
     /// Set once a failure has been reported (shared by every clone).
     failed: Arc<AtomicBool>,
@@ -28,16 +33,21 @@ pub(super) struct Stream {
 impl Stream {
     /// Saves to `rrd`, streams to the viewer at `connect`, or both (a tee).
     pub(super) fn open(rrd: Option<&Path>, connect: Option<&str>, application: &str) -> Result<Stream> {
-        let builder = RecordingStreamBuilder::new(application);
-        let file = |path: &Path| FileSink::new(path).with_context(|| format!("--rrd: creating {}", path.display()));
-        let recording = match (rrd, connect) {
-            (Some(path), None) => builder.set_sinks((file(path)?,)),
-            (None, Some(url)) => builder.set_sinks((GrpcSink::new(proxy_uri(url)?),)),
-            (Some(path), Some(url)) => builder.set_sinks((GrpcSink::new(proxy_uri(url)?), file(path)?)),
-            (None, None) => return Err(anyhow!("neither --rrd nor --connect was given")),
+        let mut sinks: Vec<Box<dyn LogSink>> = Vec::new();
+        let viewer = connect.map(ViewerSink::connect).transpose()?;
+        if let Some(viewer) = &viewer {
+            sinks.push(Box::new(viewer.clone()));
         }
-        .context("starting the rerun recording")?;
-        Ok(Stream { recording, prefix: String::new(), failed: Arc::new(AtomicBool::new(false)) })
+        if let Some(path) = rrd {
+            let file = FileSink::new(path).with_context(|| format!("--rrd: creating {}", path.display()))?;
+            sinks.push(Box::new(file));
+        }
+        if sinks.is_empty() {
+            bail!("neither --rrd nor --connect was given");
+        }
+        let recording =
+            RecordingStreamBuilder::new(application).set_sinks(sinks).context("starting the rerun recording")?;
+        Ok(Stream { recording, viewer, prefix: String::new(), failed: Arc::new(AtomicBool::new(false)) })
     }
 
     /// The same stream with paths under `prefix/`.
@@ -69,10 +79,14 @@ impl Stream {
         self.report(result.map_err(anyhow::Error::from));
     }
 
-    /// Waits (bounded) until the sinks have taken everything logged so far.
+    /// Waits (bounded) until the sinks have taken everything logged so far;
+    /// a viewer that does not take it in time is abandoned.
     pub(super) fn flush(&self) {
-        let result = self.recording.flush_with_timeout(FLUSH_TIMEOUT);
-        self.report(result.map_err(|e| anyhow!("flushing the recording: {e}")));
+        if let Err(error) = self.recording.flush_with_timeout(FLUSH_TIMEOUT) {
+            let abandoned = self.viewer.as_ref().is_some_and(ViewerSink::abandon);
+            let what = if abandoned { "; the viewer is no longer streamed to" } else { "" };
+            self.report(Err(anyhow!("flushing the recording: {error}{what}")));
+        }
     }
 
     /// Reports the first failure on stderr; later ones are dropped.
@@ -81,6 +95,65 @@ impl Stream {
             && !self.failed.swap(true, Ordering::Relaxed)
         {
             eprintln!("warning: rerun logging failed: {error:#} (reported once; the run goes on)");
+        }
+    }
+}
+
+/// rerun's gRPC sink, made abandonable: its own drop waits, without a
+/// limit, until a viewer has taken every message, which would hang the end
+/// of a run whose viewer went away. An abandoned sink is leaked, never
+/// dropped, and takes nothing more.
+#[derive(Clone)]
+struct ViewerSink {
+    sink: Arc<Mutex<Option<GrpcSink>>>,
+}
+
+impl ViewerSink {
+    /// Connects to the viewer at `url`, waiting up to [`CONNECT_TIMEOUT`].
+    fn connect(url: &str) -> Result<ViewerSink> {
+        let sink = GrpcSink::new(proxy_uri(url)?);
+        let start = Instant::now();
+        loop {
+            match sink.status() {
+                GrpcSinkConnectionState::Connected => break,
+                GrpcSinkConnectionState::Disconnected(reason) => {
+                    bail!("--connect: the rerun viewer at {url} refused the stream: {reason:?}")
+                }
+                GrpcSinkConnectionState::Connecting { .. } if start.elapsed() > CONNECT_TIMEOUT => {
+                    // Never dropped: the drop would wait for a connection.
+                    std::mem::forget(sink);
+                    bail!(
+                        "--connect: no rerun viewer answered at {url} within {} s; start one first \
+                         (`pip install rerun-sdk==0.35.0`, then `rerun`)",
+                        CONNECT_TIMEOUT.as_secs()
+                    )
+                }
+                GrpcSinkConnectionState::Connecting { .. } => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        Ok(ViewerSink { sink: Arc::new(Mutex::new(Some(sink))) })
+    }
+
+    /// Stops streaming: leaks the sink. True if it was still there.
+    fn abandon(&self) -> bool {
+        let taken = self.sink.lock().ok().and_then(|mut sink| sink.take());
+        taken.map(std::mem::forget).is_some()
+    }
+}
+
+impl LogSink for ViewerSink {
+    fn send(&self, message: LogMsg) {
+        if let Ok(sink) = self.sink.lock()
+            && let Some(sink) = sink.as_ref()
+        {
+            sink.send(message);
+        }
+    }
+
+    fn flush_blocking(&self, timeout: Duration) -> Result<(), SinkFlushError> {
+        match self.sink.lock() {
+            Ok(sink) => sink.as_ref().map_or(Ok(()), |sink| sink.flush_blocking(timeout)),
+            Err(_) => Err(SinkFlushError::failed("the viewer sink's lock is poisoned")),
         }
     }
 }
@@ -125,6 +198,15 @@ mod tests {
         assert!(proxy_uri("rerun+http://127.0.0.1:9999/proxy").is_ok());
         let error = proxy_uri("seq/office").err().unwrap();
         assert!(format!("{error}").contains("--connect=URL"), "{error}");
+    }
+
+    #[test]
+    fn no_viewer_is_an_error_up_front_not_a_hang() {
+        // Loopback port 1: nothing listens there.
+        let start = Instant::now();
+        let error = Stream::open(None, Some("rerun+http://127.0.0.1:1/proxy"), "cairn_test").err().unwrap();
+        assert!(format!("{error}").contains("no rerun viewer answered"), "{error}");
+        assert!(start.elapsed() < CONNECT_TIMEOUT + Duration::from_secs(5));
     }
 
     #[test]
