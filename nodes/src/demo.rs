@@ -19,6 +19,7 @@ use cairn_sim::{CameraPath, PathShape, RgbdCamera, Scene, SceneKind, SequenceOpt
 use clap::Args;
 
 use crate::slam::{self, LoopArg, SlamArgs};
+use crate::viz::{Recorder, VizArgs};
 
 /// Arguments of `cairn demo`.
 #[derive(Debug, Args)]
@@ -32,6 +33,11 @@ pub struct DemoArgs {
     /// Scene seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// `--rrd FILE` / `--connect URL`: rerun visualisation of the tracked
+    /// sequences (each under its own name; the extra run without loop
+    /// closure is not recorded).
+    #[command(flatten)]
+    viz: VizArgs,
 }
 
 /// The real fr1_xyz ground truth, when ../shared/data (or
@@ -55,6 +61,7 @@ pub fn run(args: &DemoArgs) -> Result<String> {
     }
     sequences.push(("office_loop_2laps".into(), CameraPath::Generated { shape: PathShape::Loop, laps: 2.0 }));
 
+    let recorder = Recorder::open(&args.viz, "cairn_demo")?;
     let scene = Scene::generate(SceneKind::Office, args.seed);
     let camera = RgbdCamera::tum_fr1()?;
     let mut report = String::from("cairn demo: cairn-sim office (TUM fr1 camera, Kinect-like noise) → cairn slam\n");
@@ -78,7 +85,8 @@ pub fn run(args: &DemoArgs) -> Result<String> {
         }
         let estimate = dir.join("est.tum");
         let slam_args = SlamArgs { frames: args.frames, ..SlamArgs::new(dir.clone(), estimate.clone()) };
-        let mut summary = slam::run(&slam_args).with_context(|| format!("tracking {}", dir.display()))?;
+        let mut summary = slam::run_recorded(&slam_args, &recorder.scoped(&name))
+            .with_context(|| format!("tracking {}", dir.display()))?;
         if revisits {
             // The same sequence without loop closure, to show what it removes.
             let out = dir.join("est_without_loops.tum");

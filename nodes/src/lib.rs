@@ -1,7 +1,7 @@
 //! The `cairn` command line: trajectory evaluation, bags, synthetic sensor
 //! data, RGB-D SLAM, the end-to-end demo, swapping-trainer benchmarks,
-//! point-cloud registration, the ROS 2 SLAM node over DDS, bag replay and
-//! ROS 2 launch files today; rerun visualisation as it lands.
+//! point-cloud registration, the ROS 2 SLAM node over DDS, bag replay,
+//! ROS 2 launch files and rerun visualisation.
 //!
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
@@ -9,7 +9,9 @@
 //! [`sim`], [`slam`], [`demo`], [`train`], [`loops`], [`node`],
 //! [`replay`], [`launch`]), which returns the text to print. The ROS 2
 //! node's parts (parameters, input synchronisation, the transport-free
-//! pipeline, output messages, the ros2-client DDS side) live in [`ros`].
+//! pipeline, output messages, the ros2-client DDS side) live in [`ros`];
+//! [`viz`] is the one rerun seam (`--rrd` / `--connect`) those commands log
+//! through.
 //! The `cairn` binary is a thin wrapper, so tests
 //! drive exactly the code users run:
 //!
@@ -35,6 +37,7 @@ pub mod sim;
 pub mod slam;
 pub mod slam_bag;
 pub mod train;
+pub mod viz;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};

@@ -16,6 +16,8 @@ use cairn_perception::l3d::RansacConfig;
 use cairn_perception::register::{RegisterConfig, register_clouds};
 use clap::{Args, Subcommand};
 
+use crate::viz::{Recorder, VizArgs};
+
 /// `cairn loop …` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum LoopCommand {
@@ -49,6 +51,10 @@ pub struct RegisterArgs {
     /// points, timings in ms).
     #[arg(long)]
     json: bool,
+    /// `--rrd FILE` / `--connect URL`: rerun visualisation of both clouds,
+    /// the registered source and the matches (inliers, outliers).
+    #[command(flatten)]
+    viz: VizArgs,
 }
 
 /// Runs `cairn loop …`.
@@ -63,6 +69,7 @@ fn register(args: &RegisterArgs) -> Result<String> {
     if !(args.voxel > 0.0 && args.voxel.is_finite()) {
         anyhow::bail!("--voxel must be a positive size in metres, got {}", args.voxel);
     }
+    let recorder = Recorder::open(&args.viz, "cairn_loop_register")?;
     let target = ply::read(&args.target).with_context(|| format!("reading {}", args.target.display()))?;
     let source = ply::read(&args.source).with_context(|| format!("reading {}", args.source.display()))?;
     let defaults = RegisterConfig::default();
@@ -70,6 +77,7 @@ fn register(args: &RegisterArgs) -> Result<String> {
         RegisterConfig { voxel_m: args.voxel, ransac: RansacConfig { seed: args.seed, ..defaults.ransac }, ..defaults };
     let found = register_clouds(&target, &source, &config)
         .with_context(|| format!("registering {} onto {}", args.source.display(), args.target.display()))?;
+    recorder.registration(&target, &source, &found, config.inlier_voxels * f64::from(config.voxel_m));
     let matrix = to_matrix(&found.target_from_source);
     let rows: Vec<[f64; 4]> =
         (0..4).map(|r| [matrix[(r, 0)], matrix[(r, 1)], matrix[(r, 2)], matrix[(r, 3)]]).collect();

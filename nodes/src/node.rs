@@ -24,6 +24,7 @@ use crate::ros::dds::{self, OutputPublishers, Received, RosNode};
 use crate::ros::params::NodeConfig;
 use crate::ros::pipeline::{Input, SlamPipeline};
 use crate::slam::LoopArg;
+use crate::viz::{Recorder, VizArgs};
 
 /// `cairn node …`: ROS 2 nodes.
 #[derive(Debug, Subcommand)]
@@ -51,6 +52,10 @@ pub struct NodeSlamArgs {
     /// measures both).
     #[arg(long = "loop", value_enum, default_value_t = LoopArg::None)]
     pub loop_closure: LoopArg,
+    /// `--rrd FILE` / `--connect URL`: rerun visualisation of every
+    /// processed frame (logged on the tracking thread).
+    #[command(flatten)]
+    pub viz: VizArgs,
 }
 
 /// Runs a `cairn node` command until it is stopped.
@@ -63,6 +68,7 @@ pub fn run(command: &NodeCommand) -> Result<String> {
 fn run_slam(args: &NodeSlamArgs) -> Result<String> {
     let config = NodeConfig::read(args.params.as_deref())?;
     let params = &config.node;
+    let recorder = Recorder::open(&args.viz, "cairn_node_slam")?;
     eprintln!("[cairn_slam] parameters (ros2-client, ROS 2 {}):", ros2_client::COMPILED_ROS_DISTRO);
     for line in params.log_lines()? {
         eprintln!("[cairn_slam]   {line}");
@@ -78,7 +84,8 @@ fn run_slam(args: &NodeSlamArgs) -> Result<String> {
     eprintln!("[cairn_slam] running as {}; SIGINT or SIGTERM stops it", ros.node.fully_qualified_name());
     let mut pipeline = SlamPipeline::new(params.clone(), config.slam.clone())
         .with_loop_closure(args.loop_closure)
-        .with_background_loops(true);
+        .with_background_loops(true)
+        .with_recorder(recorder);
     let mut stats = RunStats::default();
     let outcome = spin(&mut pipeline, &receiver, &publishers, &stop, &mut stats);
     stop.store(true, Ordering::Relaxed);
@@ -89,8 +96,9 @@ fn run_slam(args: &NodeSlamArgs) -> Result<String> {
     }
     drop(publishers);
     ros.shutdown();
-    outcome?;
     pipeline.finish();
+    pipeline.finish_recording();
+    outcome?;
     let summary = stats.summary(&pipeline);
     if let Some(dir) = &args.save {
         save(dir, &pipeline, &summary)?;

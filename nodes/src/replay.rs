@@ -26,6 +26,7 @@ use crate::ros::dds::{RosNode, output_qos, send, sensor_qos};
 use crate::ros::params::{NodeConfig, TopicParams};
 use crate::ros::pipeline::{Input, SlamPipeline};
 use crate::slam::LoopArg;
+use crate::viz::{Recorder, VizArgs};
 
 /// Arguments of `cairn replay`.
 #[derive(Debug, Args)]
@@ -59,6 +60,10 @@ pub struct ReplayArgs {
     /// named so because `--loop` repeats the bag, as in `ros2 bag play`.
     #[arg(long, value_enum, default_value_t = LoopArg::Fpfh, conflicts_with = "publish")]
     pub loop_closure: LoopArg,
+    /// In-process: `--rrd FILE` / `--connect URL`, rerun visualisation of
+    /// the run (with --publish, give them to `cairn node slam` instead).
+    #[command(flatten)]
+    pub viz: VizArgs,
 }
 
 /// Playback speed: a factor of the recorded pace, or `None` for no pauses.
@@ -91,8 +96,14 @@ pub fn run(args: &ReplayArgs) -> Result<String> {
             );
         }
     }
+    if args.publish && args.viz.any() {
+        bail!("--rrd/--connect record the in-process replay; with --publish, pass them to `cairn node slam`");
+    }
     match &args.out {
-        Some(out) if !args.publish => in_process(&bag, config, out, args.loop_closure),
+        Some(out) if !args.publish => {
+            let recorder = Recorder::open(&args.viz, "cairn_replay")?;
+            in_process(&bag, config, out, args.loop_closure, recorder)
+        }
         _ => publish(&bag, topics, args),
     }
 }
@@ -141,10 +152,18 @@ pub fn feed(bag: &Bag, topics: &TopicParams, pipeline: &mut SlamPipeline, rate: 
 }
 
 /// Every message, in bag order, through the node's pipeline.
-fn in_process(bag: &Bag, config: NodeConfig, out: &std::path::Path, loop_closure: LoopArg) -> Result<String> {
+fn in_process(
+    bag: &Bag,
+    config: NodeConfig,
+    out: &std::path::Path,
+    loop_closure: LoopArg,
+    recorder: Recorder,
+) -> Result<String> {
     let topics = config.node.topics.clone();
-    let mut pipeline = SlamPipeline::new(config.node, config.slam).with_loop_closure(loop_closure);
+    let mut pipeline =
+        SlamPipeline::new(config.node, config.slam).with_loop_closure(loop_closure).with_recorder(recorder);
     feed(bag, &topics, &mut pipeline, None)?;
+    pipeline.finish_recording();
     if pipeline.frames.is_empty() {
         return Err(anyhow!("no frame of {} could be processed", bag.path.display()));
     }

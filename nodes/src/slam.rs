@@ -23,6 +23,7 @@ use clap::{Args, ValueEnum};
 
 use crate::ros::params::{NodeConfig, TopicParams};
 use crate::slam_bag::{BagFrames, SlamTopics, is_bag};
+use crate::viz::{Recorder, VizArgs};
 
 /// Arguments of `cairn slam`.
 #[derive(Debug, Args)]
@@ -72,6 +73,9 @@ pub struct SlamArgs {
     /// rejected loops go to OUT.loops.
     #[arg(long = "loop", value_enum, default_value_t = LoopArg::Fpfh)]
     pub(crate) loop_closure: LoopArg,
+    /// `--rrd FILE` / `--connect URL`: rerun visualisation of the run.
+    #[command(flatten)]
+    pub(crate) viz: VizArgs,
 }
 
 /// Loop-closure choices of `cairn slam --loop`.
@@ -97,6 +101,7 @@ impl SlamArgs {
             depth_topic: None,
             info_topic: None,
             loop_closure: LoopArg::Fpfh,
+            viz: VizArgs::default(),
         }
     }
 
@@ -129,7 +134,12 @@ pub struct Tracked {
 
 /// Runs `cairn slam` and returns the summary it prints.
 pub fn run(args: &SlamArgs) -> Result<String> {
-    let tracked = track(args)?;
+    run_recorded(args, &Recorder::open(&args.viz, "cairn_slam")?)
+}
+
+/// Runs `cairn slam`, logging to `recorder` (not to `args.viz`).
+pub fn run_recorded(args: &SlamArgs, recorder: &Recorder) -> Result<String> {
+    let tracked = track_recorded(args, recorder)?;
     write_outputs(args, &tracked.results, &tracked.trajectory)?;
     let mut text = summary(args, tracked.groundtruth.as_ref(), &tracked.results, tracked.wall)?;
     if args.loop_closure != LoopArg::None {
@@ -138,8 +148,13 @@ pub fn run(args: &SlamArgs) -> Result<String> {
     Ok(text)
 }
 
-/// Tracks the input of `args` (nothing is written).
+/// Tracks the input of `args` (nothing is written but its `--rrd`).
 pub fn track(args: &SlamArgs) -> Result<Tracked> {
+    track_recorded(args, &Recorder::open(&args.viz, "cairn_slam")?)
+}
+
+/// Tracks the input of `args`, logging every frame to `recorder`.
+pub fn track_recorded(args: &SlamArgs, recorder: &Recorder) -> Result<Tracked> {
     // The node's parameter file: SLAM parameters, and the topics it names.
     let NodeConfig { slam: config, node } = NodeConfig::read(args.config.as_deref())?;
     let limit = args.frames.unwrap_or(usize::MAX);
@@ -155,7 +170,9 @@ pub fn track(args: &SlamArgs) -> Result<Tracked> {
         let mut results = Vec::with_capacity(count);
         frames.for_each(count, |stamp, rgb, depth| {
             let index = results.len();
-            results.push(slam.process(stamp, &rgb, &depth).with_context(|| format!("frame {index}"))?);
+            let frame = slam.process(stamp, &rgb, &depth).with_context(|| format!("frame {index}"))?;
+            recorder.slam_frame(index, &rgb, &depth, &frame, &slam);
+            results.push(frame);
             bar.set_position(results.len() as u64);
             Ok(())
         })?;
@@ -165,11 +182,12 @@ pub fn track(args: &SlamArgs) -> Result<Tracked> {
         let dataset = TumDataset::open(&args.input, args.calib.as_deref()).with_context(opening)?;
         let count = limit.min(dataset.frames.len());
         let mut slam = start_slam(args, dataset.calibration.camera(), config, count)?;
-        let results = track_folder(args, &dataset, &mut slam, count)?;
+        let results = track_folder(args, &dataset, &mut slam, count, recorder)?;
         let file = dataset.dir.join("groundtruth.txt");
         let groundtruth = file.exists().then(|| Trajectory::read(&file, TrajectoryFormat::Tum)).transpose()?;
         (results, slam, groundtruth)
     };
+    recorder.slam_finish(&slam, groundtruth.as_ref());
     Ok(Tracked {
         results,
         trajectory: slam.trajectory(),
@@ -214,7 +232,13 @@ pub fn loop_detector(choice: LoopArg, config: &SlamConfig) -> Option<L3dLoopDete
 
 /// Tracks the first `count` frames of a TUM folder; images are decoded on a
 /// second thread while the tracker runs.
-fn track_folder(args: &SlamArgs, dataset: &TumDataset, slam: &mut Slam, count: usize) -> Result<Vec<SlamFrame>> {
+fn track_folder(
+    args: &SlamArgs,
+    dataset: &TumDataset,
+    slam: &mut Slam,
+    count: usize,
+    recorder: &Recorder,
+) -> Result<Vec<SlamFrame>> {
     let bar = crate::progress::bar(format!("tracking {}", args.input.display()), "frames");
     bar.set_length(count as u64);
     let mut results: Vec<SlamFrame> = Vec::with_capacity(count);
@@ -231,7 +255,9 @@ fn track_folder(args: &SlamArgs, dataset: &TumDataset, slam: &mut Slam, count: u
         for (index, frame) in receiver {
             let (rgb, depth) = frame.with_context(|| format!("reading frame {index}"))?;
             let stamp = dataset.frames[index].stamp;
-            results.push(slam.process(stamp, &rgb, &depth).with_context(|| format!("frame {index}"))?);
+            let frame = slam.process(stamp, &rgb, &depth).with_context(|| format!("frame {index}"))?;
+            recorder.slam_frame(index, &rgb, &depth, &frame, slam);
+            results.push(frame);
             bar.set_position(results.len() as u64);
         }
         Ok(())

@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use cairn_core::PointCloud;
 use cairn_core::transform::Rigid3;
+use nalgebra::Point3;
 use serde::{Deserialize, Serialize};
 
 use crate::describe::{DescribeConfig, Fpfh, MatchConfig, describe_cloud, register_described};
@@ -89,6 +90,9 @@ pub struct CloudRegistration {
     pub mnn: usize,
     /// RANSAC inliers after the refit.
     pub inliers: usize,
+    /// The mutual-nearest-neighbour keypoint pairs `(p_in_target,
+    /// p_in_source)`, before the move (for visualisation).
+    pub pairs: Vec<(Point3<f32>, Point3<f32>)>,
     /// Downsampled points (target, source).
     pub points: (usize, usize),
     /// Stage timings.
@@ -134,6 +138,7 @@ pub fn register_clouds(target: &PointCloud, source: &PointCloud, config: &Regist
         overlap: found.overlap,
         mnn: found.pairs.len(),
         inliers: found.inliers,
+        pairs: found.pairs,
         points,
         timings,
     })

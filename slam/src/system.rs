@@ -108,6 +108,11 @@ impl Slam {
         self.detector.as_deref()
     }
 
+    /// The camera the images come from.
+    pub fn camera(&self) -> &PinholeCamera {
+        &self.camera
+    }
+
     /// The keyframe pose graph.
     pub fn graph(&self) -> &PoseGraph {
         &self.graph

@@ -22,6 +22,7 @@ use super::outputs::{self, OdomFrame, Outputs};
 use super::params::NodeParams;
 use super::sync::{StampSync, Synced};
 use crate::slam::{LoopArg, loop_detector};
+use crate::viz::Recorder;
 
 /// A message for the node, already decoded from CDR.
 #[derive(Debug, Clone)]
@@ -67,6 +68,7 @@ pub struct SlamPipeline {
     camera_info: Option<CameraInfo>,
     sync: StampSync<Image, Image>,
     odom: OdomFrame,
+    recorder: Recorder,
     /// Every processed frame's SLAM result, in order.
     pub frames: Vec<SlamFrame>,
     /// Dropped messages by cause.
@@ -86,6 +88,7 @@ impl SlamPipeline {
             camera_info: None,
             sync,
             odom: OdomFrame::default(),
+            recorder: Recorder::disabled(),
             frames: Vec::new(),
             problems: Problems::default(),
         }
@@ -106,6 +109,19 @@ impl SlamPipeline {
     pub fn with_background_loops(mut self, background: bool) -> Self {
         self.background_loops = background;
         self
+    }
+
+    /// Logs every processed frame to `recorder` (`--rrd` / `--connect`).
+    pub fn with_recorder(mut self, recorder: Recorder) -> Self {
+        self.recorder = recorder;
+        self
+    }
+
+    /// Logs the final map and trajectory to the recorder and flushes it.
+    pub fn finish_recording(&self) {
+        if let Some(slam) = &self.slam {
+            self.recorder.slam_finish(slam, None);
+        }
     }
 
     /// The node's parameters.
@@ -208,6 +224,7 @@ impl SlamPipeline {
                 self.odom.correct(corrected);
             }
         }
+        self.recorder.slam_frame(self.frames.len(), &colour, &depth_m, &frame, slam);
         let frames = &self.params.frames;
         let keyframe = frame.tracking.new_keyframe;
         let outputs = Outputs {
