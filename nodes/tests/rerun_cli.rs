@@ -166,13 +166,17 @@ fn connect_streams_to_a_headless_viewer() -> Result<()> {
     let _ = std::fs::remove_file(&received);
     // In a loopback-only namespace: a headless receiver that saves what it
     // gets, cairn streaming to it (it flushes before exiting), then the
-    // receiver stopped. A killed receiver leaves no RRD footer, so the file
-    // is read with `rrd print`, not verified.
+    // receiver stopped. `.venv/bin/rerun` is a Python launcher with the real
+    // binary as its child: the receiver runs in its own process group
+    // (`set -m`) and the whole group is stopped, or the orphaned binary would
+    // hold the pipes open. A stopped receiver leaves no RRD footer, so the
+    // file is read with `rrd print`, not verified.
     let script = r#"
+        set -m
         "$RERUN" --bind 127.0.0.1 --port 9877 --save "$RECEIVED" & viewer=$!
         for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/9877) 2>/dev/null && break; sleep 0.1; done
         "$CAIRN" slam "$SEQ" --out "$EST" --connect rerun+http://127.0.0.1:9877/proxy; status=$?
-        sleep 2; kill -TERM $viewer; wait $viewer
+        sleep 2; kill -TERM -- -$viewer; wait $viewer
         exit $status
     "#;
     let output = Command::new(repo_root().join("scripts/loopback"))

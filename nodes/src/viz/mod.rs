@@ -181,12 +181,4 @@ mod tests {
         assert!(!recorder.is_enabled());
         assert!(!recorder.scoped("a").is_enabled());
     }
-
-    #[cfg(not(feature = "rerun"))]
-    #[test]
-    fn without_the_feature_the_flags_say_how_to_rebuild() {
-        let args = VizArgs { rrd: Some("run.rrd".into()), connect: None };
-        let error = Recorder::open(&args, "cairn_test").err().unwrap();
-        assert!(format!("{error}").contains("--features rerun"), "{error}");
-    }
 }
