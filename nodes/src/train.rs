@@ -1,5 +1,6 @@
 //! `cairn train bench`: train a benchmark model (GPT blocks or a residual
-//! MLP) for a few steps under a schedule on the capacity-enforced CPU device,
+//! MLP) for a few steps under a schedule on a capacity-enforced device (the
+//! CPU, or a CUDA GPU with `--device cuda` in a `--features cuda` build),
 //! and print step time, swap bytes by category, peak device bytes and the plan.
 //! `--plan auto` profiles the model and lets the scheduler pick harmony's
 //! packs and microbatch size ([`auto`]); `--loss-log FILE.csv` writes the
@@ -12,7 +13,7 @@ use cairn_train::losslog::LossLog;
 use cairn_train::models::gpt::{GptConfig, gpt_model};
 use cairn_train::models::mlp::{MlpConfig, mlp_model};
 use cairn_train::plan::mib;
-use cairn_train::{CpuDevice, Model, OptimizerConfig, Schedule, StepReport, Traffic, Trainer};
+use cairn_train::{CpuDevice, Model, OptimizerConfig, Schedule, StepReport, SwapDevice, Traffic, Trainer};
 use clap::{Args, Subcommand, ValueEnum};
 
 /// The `train` subcommands.
@@ -42,6 +43,15 @@ pub enum ScheduleArg {
     Harmony,
 }
 
+/// Where the model trains.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DeviceArg {
+    /// The CPU with the `--device-mem` capacity enforced.
+    Cpu,
+    /// CUDA GPU 0 with the `--device-mem` capacity enforced (needs a build with `--features cuda`).
+    Cuda,
+}
+
 /// How harmony's packs and microbatch size are chosen.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum PlanArg {
@@ -67,6 +77,9 @@ pub struct BenchArgs {
     /// Device capacity (B, KiB, MiB or GiB; e.g. `32MiB`).
     #[arg(long, default_value = "32MiB")]
     device_mem: String,
+    /// Where to train.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
     /// Microbatches per step.
     #[arg(long, default_value_t = 4)]
     microbatches: usize,
@@ -198,7 +211,8 @@ fn bench(args: &BenchArgs) -> Result<String> {
     let (name, weight_bytes) = (model.name.clone(), model.weight_bytes());
     let packs: Vec<[usize; 2]> = plan.packs.iter().map(|p| [p.start, p.end]).collect();
     let (rows, microbatches) = (outlook.rows, outlook.microbatches);
-    let mut trainer = Trainer::new(model, plan, CpuDevice::new(capacity), OptimizerConfig::default(), weights)?;
+    let device = open_device(args.device, capacity)?;
+    let mut trainer = Trainer::with_device(model, plan, device, OptimizerConfig::default(), weights)?;
     let config = args.config_json(rows, microbatches);
     if let Some(path) = args.checkpoint.as_deref().filter(|p| p.exists()) {
         trainer.load_checkpoint(path, &config)?;
@@ -230,6 +244,23 @@ fn bench(args: &BenchArgs) -> Result<String> {
     let text = text(&name, weight_bytes, capacity, &plan_text, &reports, step_s, samples, peak);
     let prediction = auto::text(&outlook, step_s);
     Ok(format!("{text}{prediction}weights checksum (FNV-1a): {checksum}\n"))
+}
+
+/// The device of `--device`: a clear error when this build or machine has no CUDA.
+fn open_device(device: DeviceArg, capacity: u64) -> Result<Box<dyn SwapDevice>> {
+    match device {
+        DeviceArg::Cpu => Ok(Box::new(CpuDevice::new(capacity))),
+        #[cfg(feature = "cuda")]
+        DeviceArg::Cuda => Ok(Box::new(
+            cairn_train::cuda::CudaDevice::new(0, capacity)
+                .context("--device cuda: no CUDA driver or GPU found (check nvidia-smi and LD_LIBRARY_PATH)")?,
+        )),
+        #[cfg(not(feature = "cuda"))]
+        DeviceArg::Cuda => bail!(
+            "--device cuda: this cairn was built without the CUDA device; rebuild with \
+             `cargo build --release -p cairn-nodes --features cuda` (nvcc from scripts/cuda-setup.sh)"
+        ),
+    }
 }
 
 /// Runs the remaining steps up to `--steps`, checkpointing after each and

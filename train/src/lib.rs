@@ -63,6 +63,8 @@
 
 pub mod checkpoint;
 pub mod costs;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod device;
 pub mod error;
 pub mod exec;
@@ -79,7 +81,7 @@ pub mod sim;
 pub mod simulate;
 pub mod trainer;
 
-pub use device::{Category, CpuDevice, DeviceStats, Traffic};
+pub use device::{Category, CpuDevice, DeviceStats, SwapDevice, Traffic};
 pub use error::{Error, Result};
 pub use host::HostTensor;
 pub use model::{Layer, LayerCtx, LayerOutput, Model, Objective, TensorMap};
