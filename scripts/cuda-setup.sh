@@ -9,11 +9,10 @@
 #    Skipped when DIR already holds this exact pin set.
 # 2. Unversioned symlinks in DIR/nvidia/cu13/lib (libcudart.so, libcublas.so,
 #    …) so the linker finds the CUDA 13 libraries.
-# 3. --link only: a libcuda.so for linking (the driver API). It comes from the
-#    system (ldconfig) when a driver is installed, else from Debian non-free
-#    `libcuda1`, unpacked into DIR (run as root once, to add non-free to the
-#    apt sources). `cargo check --features cuda` does not link and does not
-#    need it; at run time the GPU machine's own driver is used.
+# 3. --link only: a libcuda.so for linking (the driver API): the installed
+#    driver's, else a generated stub (needs a C compiler) whose entry points
+#    all answer "no device". `cargo check --features cuda` does not link and
+#    does not need it; at run time a GPU machine's own driver is used.
 #
 # Then it prints the environment to export. candle-kernels' build script runs
 # nvcc even for `cargo check`, so the exports are needed for check too:
@@ -45,11 +44,14 @@ PINS=(
   nvidia-cuda-runtime==13.0.96 nvidia-cublas==13.0.2.14 nvidia-curand==10.4.5.25
   nvidia-cuda-cccl==13.0.85 nvidia-cuda-nvrtc==13.0.88
 )
+# pip --target skips the externally-managed check; the project venv when it exists.
+PY=${PYTHON:-python3}
+[ -n "${PYTHON:-}" ] || [ ! -x .venv/bin/python ] || PY=.venv/bin/python
 STAMP=$DIR/.pins
 if [ "$(cat "$STAMP" 2>/dev/null)" != "${PINS[*]}" ]; then
   echo "cuda-setup: pip install --target $DIR (${#PINS[@]} pinned CUDA 13 wheels, ~several GB unpacked)" >&2
   start=$(date +%s)
-  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --upgrade --target "$DIR" "${PINS[@]}" >&2
+  "$PY" -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --upgrade --target "$DIR" "${PINS[@]}" >&2
   echo "${PINS[*]}" >"$STAMP"
   echo "cuda-setup: installed in $(($(date +%s) - start)) s" >&2
 else
@@ -64,27 +66,26 @@ for lib in cudart cublas cublasLt nvrtc curand; do
   ln -sfn "$versioned" "$CU/lib/lib$lib.so"
 done
 
-if [ "$LINK" = 1 ] && [ ! -e "$CU/lib/libcuda.so" ]; then
+if [ "$LINK" = 1 ]; then
   driver=$(ldconfig -p | awk '/libcuda\.so\.1 /{print $NF; exit}')
-  if [ -z "$driver" ]; then
-    # No driver here: unpack Debian non-free `libcuda1` into DIR (not
-    # installed: its dependencies want a real driver) — enough to link.
-    echo "cuda-setup: unpacking Debian non-free libcuda1 into $DIR/libcuda1 (link time only)" >&2
-    if [ "$(id -u)" = 0 ] && ! apt-cache show libcuda1 >/dev/null 2>&1; then
-      sed -i 's/^Components: main$/Components: main non-free/' /etc/apt/sources.list.d/debian.sources
-      apt-get update -qq >&2
-    fi
-    tmp=$(mktemp -d)
-    (cd "$tmp" && apt-get download -o APT::Sandbox::User=root libcuda1 >&2) || {
-      echo "error: cannot download libcuda1; as root, add 'non-free' to the apt sources and rerun" >&2
-      exit 1
-    }
-    dpkg-deb -x "$tmp"/libcuda1_*.deb "$DIR/libcuda1"
-    rm -rf "$tmp"
-    driver=$(find "$DIR/libcuda1" -name "libcuda.so.*" -type f | sort | head -n 1)
+  if [ -n "$driver" ]; then
+    ln -sfn "$driver" "$CU/lib/libcuda.so"
+  else
+    # No driver here: a stub libcuda.so.1 (as NVIDIA's toolkit ships in
+    # lib64/stubs) with every driver entry point cudarc declares, each
+    # returning CUDA_ERROR_NO_DEVICE (100). Enough to link, and binaries
+    # linked here start and report "no GPU"; a GPU machine's driver is used
+    # there. (Debian's libcuda1 is the 535 driver: it lacks CUDA 13 entry
+    # points such as cuEventElapsedTime_v2.)
+    sys=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-0.19.10/src/driver/sys/mod.rs 2>/dev/null | head -n 1)
+    [ -n "$sys" ] || { cargo fetch >&2; sys=$(ls "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/cudarc-0.19.10/src/driver/sys/mod.rs | head -n 1); }
+    mkdir -p "$DIR/stub"
+    grep -oE 'fn cu[A-Za-z0-9_]+\(' "$sys" | sed -E 's/^fn (cu[A-Za-z0-9_]+)\($/int \1(void) { return 100; }/' |
+      sort -u >"$DIR/stub/libcuda.c"
+    cc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$DIR/stub/libcuda.so.1" "$DIR/stub/libcuda.c"
+    ln -sfn libcuda.so.1 "$DIR/stub/libcuda.so"
+    ln -sfn "$DIR/stub/libcuda.so.1" "$CU/lib/libcuda.so"
   fi
-  [ -e "$driver" ] || { echo "error: no libcuda.so.1 to link against" >&2; exit 1; }
-  ln -sfn "$driver" "$CU/lib/libcuda.so"
 fi
 
 cat <<EOF

@@ -380,6 +380,20 @@ mod tests {
     }
 
     #[test]
+    fn cuda_device_without_a_gpu_is_a_clear_error() {
+        let err = open_device(DeviceArg::Cuda, 1 << 20).err().map(|e| format!("{e:#}"));
+        if cfg!(feature = "cuda") {
+            // With the feature, only a machine without a GPU errs, and says so.
+            if let Some(err) = err {
+                assert!(err.contains("no CUDA driver or GPU found"), "{err}");
+            }
+        } else {
+            assert!(err.unwrap().contains("--features cuda"));
+        }
+        assert!(open_device(DeviceArg::Cpu, 1 << 20).is_ok());
+    }
+
+    #[test]
     fn bench_json_reports_traffic_by_category_and_peak() {
         let naive = bench_json("naive", "96KiB").unwrap();
         let harmony = bench_json("harmony", "96KiB").unwrap();
