@@ -66,14 +66,16 @@ run() {
   echo "cuda_parity exit $rc" >>"$summary"
 
   local model=(--model "${MODEL:-gpt}" --layers "${LAYERS:-12}" --hidden "${HIDDEN:-768}" --seq "${SEQ:-128}"
-    --rows "${ROWS:-8}" --heads "${HEADS:-12}" --microbatches "${MICROBATCHES:-4}" --steps "${STEPS:-4}" --json)
+    --rows "${ROWS:-8}" --heads "${HEADS:-12}" --microbatches "${MICROBATCHES:-4}" --json)
   echo "== cairn train bench ${model[*]}" >>"$summary"
-  for case in cuda:resident:"${RESIDENT_MEM:-4GiB}" cuda:naive:"${SWAP_MEM:-256MiB}" \
-    cuda:harmony:"${SWAP_MEM:-256MiB}" cpu:harmony:"${SWAP_MEM:-256MiB}"; do
-    IFS=: read -r device schedule mem <<<"$case"
+  local steps=${STEPS:-4}
+  # The CPU device for comparison, 2 steps (the first is not timed).
+  for case in cuda:resident:"${RESIDENT_MEM:-4GiB}":$steps cuda:naive:"${SWAP_MEM:-256MiB}":$steps \
+    cuda:harmony:"${SWAP_MEM:-256MiB}":$steps cpu:harmony:"${SWAP_MEM:-256MiB}":2; do
+    IFS=: read -r device schedule mem steps_here <<<"$case"
     local file=$out/bench-$device-$schedule.json
     timeout "$limit" "$BIN/cairn" train bench "${model[@]}" --device "$device" --schedule "$schedule" \
-      --device-mem "$mem" >"$file" 2>"$out/bench-$device-$schedule.err" && rc=0 || rc=$?
+      --device-mem "$mem" --steps "$steps_here" >"$file" 2>"$out/bench-$device-$schedule.err" && rc=0 || rc=$?
     "$python" - "$file" "$device" "$schedule" "$rc" >>"$summary" <<'PY' || echo "$case: exit $rc (no JSON)" >>"$summary"
 import json, sys
 path, device, schedule, rc = sys.argv[1:]
