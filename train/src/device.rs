@@ -369,6 +369,18 @@ mod tests {
     }
 
     #[test]
+    fn spans_book_busy_time_on_their_stream_and_end_iteration_resets() {
+        let device = CpuDevice::new(1 << 20);
+        let span = device.begin(Stream::Compute).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        device.finish(span).unwrap();
+        let stats = device.end_iteration().unwrap();
+        assert!(stats.busy.compute_s >= 0.005, "{:?}", stats.busy);
+        assert_eq!((stats.busy.swap_in_s, stats.busy.swap_out_s, stats.busy.cpu_s), (0.0, 0.0, 0.0));
+        assert_eq!(device.end_iteration().unwrap().busy.compute_s, 0.0);
+    }
+
+    #[test]
     fn transfers_are_counted_by_direction_and_category() {
         let device = CpuDevice::new(1 << 20);
         let host = HostTensor::zeros(&[4, 8]);
