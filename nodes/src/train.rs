@@ -7,14 +7,16 @@
 //! loss per step and a PNG loss curve next to it.
 
 mod auto;
+mod device;
 
 use anyhow::{Context, Result, bail};
 use cairn_train::losslog::LossLog;
 use cairn_train::models::gpt::{GptConfig, gpt_model};
 use cairn_train::models::mlp::{MlpConfig, mlp_model};
 use cairn_train::plan::mib;
-use cairn_train::{CpuDevice, Model, OptimizerConfig, Schedule, StepReport, SwapDevice, Traffic, Trainer};
+use cairn_train::{Model, OptimizerConfig, Schedule, StepReport, Traffic, Trainer};
 use clap::{Args, Subcommand, ValueEnum};
+use device::{DeviceArg, open_device};
 
 /// The `train` subcommands.
 #[derive(Debug, Subcommand)]
@@ -41,15 +43,6 @@ pub enum ScheduleArg {
     Naive,
     /// Harmony: pack grouping over all microbatches, prefetch, recomputation.
     Harmony,
-}
-
-/// Where the model trains.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum DeviceArg {
-    /// The CPU with the `--device-mem` capacity enforced.
-    Cpu,
-    /// CUDA GPU 0 with the `--device-mem` capacity enforced (needs a build with `--features cuda`).
-    Cuda,
 }
 
 /// How harmony's packs and microbatch size are chosen.
@@ -201,6 +194,9 @@ fn bench(args: &BenchArgs) -> Result<String> {
         bail!("--steps must be at least 1");
     }
     let capacity = parse_bytes(&args.device_mem)?;
+    if matches!(args.device, DeviceArg::Cuda) && (args.predict || matches!(args.plan, PlanArg::Auto)) {
+        bail!("--predict and --plan auto profile the CPU device; with --device cuda use --plan greedy");
+    }
     let schedule = match args.schedule {
         ScheduleArg::Resident => Schedule::Resident,
         ScheduleArg::Naive => Schedule::Naive,
@@ -244,23 +240,6 @@ fn bench(args: &BenchArgs) -> Result<String> {
     let text = text(&name, weight_bytes, capacity, &plan_text, &reports, step_s, samples, peak);
     let prediction = auto::text(&outlook, step_s);
     Ok(format!("{text}{prediction}weights checksum (FNV-1a): {checksum}\n"))
-}
-
-/// The device of `--device`: a clear error when this build or machine has no CUDA.
-fn open_device(device: DeviceArg, capacity: u64) -> Result<Box<dyn SwapDevice>> {
-    match device {
-        DeviceArg::Cpu => Ok(Box::new(CpuDevice::new(capacity))),
-        #[cfg(feature = "cuda")]
-        DeviceArg::Cuda => Ok(Box::new(
-            cairn_train::cuda::CudaDevice::new(0, capacity)
-                .context("--device cuda: no CUDA driver or GPU found (check nvidia-smi and LD_LIBRARY_PATH)")?,
-        )),
-        #[cfg(not(feature = "cuda"))]
-        DeviceArg::Cuda => bail!(
-            "--device cuda: this cairn was built without the CUDA device; rebuild with \
-             `cargo build --release -p cairn-nodes --features cuda` (nvcc from scripts/cuda-setup.sh)"
-        ),
-    }
 }
 
 /// Runs the remaining steps up to `--steps`, checkpointing after each and
@@ -380,17 +359,11 @@ mod tests {
     }
 
     #[test]
-    fn cuda_device_without_a_gpu_is_a_clear_error() {
-        let err = open_device(DeviceArg::Cuda, 1 << 20).err().map(|e| format!("{e:#}"));
-        if cfg!(feature = "cuda") {
-            // With the feature, only a machine without a GPU errs, and says so.
-            if let Some(err) = err {
-                assert!(err.contains("no CUDA driver or GPU found"), "{err}");
-            }
-        } else {
-            assert!(err.unwrap().contains("--features cuda"));
-        }
-        assert!(open_device(DeviceArg::Cpu, 1 << 20).is_ok());
+    fn cuda_device_with_a_cpu_profiled_plan_is_an_error() {
+        use clap::Parser;
+        let argv = "cairn train bench --model mlp --layers 2 --hidden 8 --device cuda --schedule harmony --plan auto";
+        let err = crate::run(&crate::Cli::try_parse_from(argv.split(' ')).unwrap()).unwrap_err();
+        assert!(format!("{err:#}").contains("--plan greedy"), "{err:#}");
     }
 
     #[test]
