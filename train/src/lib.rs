@@ -41,6 +41,7 @@
 //!                   [--microbatches 4] --schedule resident|naive|harmony [--steps 3]
 //!                   [--rows 8] [--seq 32] [--heads 4] [--ffn-mult 1] [--json]
 //!                   [--plan greedy|auto] [--predict] [--loss-log FILE.csv]
+//!                   [--device cpu|cuda]
 //! ```
 //! prints the plan, loss, step time, bytes moved per iteration by direction
 //! and category (JSON: `h2d_bytes` / `d2h_bytes`, each with `total`,
