@@ -1,19 +1,22 @@
 //! `cairn train bench`: train a benchmark model (GPT blocks or a residual
-//! MLP) for a few steps under a schedule on the capacity-enforced CPU device,
+//! MLP) for a few steps under a schedule on a capacity-enforced device (the
+//! CPU, or a CUDA GPU with `--device cuda` in a `--features cuda` build),
 //! and print step time, swap bytes by category, peak device bytes and the plan.
 //! `--plan auto` profiles the model and lets the scheduler pick harmony's
 //! packs and microbatch size ([`auto`]); `--loss-log FILE.csv` writes the
 //! loss per step and a PNG loss curve next to it.
 
 mod auto;
+mod device;
 
 use anyhow::{Context, Result, bail};
 use cairn_train::losslog::LossLog;
 use cairn_train::models::gpt::{GptConfig, gpt_model};
 use cairn_train::models::mlp::{MlpConfig, mlp_model};
 use cairn_train::plan::mib;
-use cairn_train::{CpuDevice, Model, OptimizerConfig, Schedule, StepReport, Traffic, Trainer};
+use cairn_train::{Model, OptimizerConfig, Schedule, StepReport, Traffic, Trainer};
 use clap::{Args, Subcommand, ValueEnum};
+use device::{DeviceArg, open_device};
 
 /// The `train` subcommands.
 #[derive(Debug, Subcommand)]
@@ -67,6 +70,9 @@ pub struct BenchArgs {
     /// Device capacity (B, KiB, MiB or GiB; e.g. `32MiB`).
     #[arg(long, default_value = "32MiB")]
     device_mem: String,
+    /// Where to train.
+    #[arg(long, value_enum, default_value = "cpu")]
+    device: DeviceArg,
     /// Microbatches per step.
     #[arg(long, default_value_t = 4)]
     microbatches: usize,
@@ -188,6 +194,9 @@ fn bench(args: &BenchArgs) -> Result<String> {
         bail!("--steps must be at least 1");
     }
     let capacity = parse_bytes(&args.device_mem)?;
+    if matches!(args.device, DeviceArg::Cuda) && (args.predict || matches!(args.plan, PlanArg::Auto)) {
+        bail!("--predict and --plan auto profile the CPU device; with --device cuda use --plan greedy");
+    }
     let schedule = match args.schedule {
         ScheduleArg::Resident => Schedule::Resident,
         ScheduleArg::Naive => Schedule::Naive,
@@ -198,7 +207,8 @@ fn bench(args: &BenchArgs) -> Result<String> {
     let (name, weight_bytes) = (model.name.clone(), model.weight_bytes());
     let packs: Vec<[usize; 2]> = plan.packs.iter().map(|p| [p.start, p.end]).collect();
     let (rows, microbatches) = (outlook.rows, outlook.microbatches);
-    let mut trainer = Trainer::new(model, plan, CpuDevice::new(capacity), OptimizerConfig::default(), weights)?;
+    let device = open_device(args.device, capacity)?;
+    let mut trainer = Trainer::with_device(model, plan, device, OptimizerConfig::default(), weights)?;
     let config = args.config_json(rows, microbatches);
     if let Some(path) = args.checkpoint.as_deref().filter(|p| p.exists()) {
         trainer.load_checkpoint(path, &config)?;
@@ -346,6 +356,14 @@ mod tests {
         ];
         let out = crate::run(&crate::Cli::try_parse_from(argv)?)?;
         Ok(serde_json::from_str(&out)?)
+    }
+
+    #[test]
+    fn cuda_device_with_a_cpu_profiled_plan_is_an_error() {
+        use clap::Parser;
+        let argv = "cairn train bench --model mlp --layers 2 --hidden 8 --device cuda --schedule harmony --plan auto";
+        let err = crate::run(&crate::Cli::try_parse_from(argv.split(' ')).unwrap()).unwrap_err();
+        assert!(format!("{err:#}").contains("--plan greedy"), "{err:#}");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use std::time::Instant;
 use candle_core::Tensor;
 use serde::Serialize;
 
-use crate::device::{Category, CpuDevice, DeviceTensor};
+use crate::device::{Category, CpuDevice, DeviceTensor, SwapDevice};
 use crate::exec::{Call, DeviceMap, Seed, backward_pack, upload_map, upload_weights};
 use crate::host::{HostMap, HostTensor};
 use crate::model::{LayerCtx, Model, TensorMap};

@@ -1,17 +1,22 @@
-//! A CPU "device" with an enforced byte capacity and transfer accounting.
+//! Devices: an enforced byte capacity and transfer accounting, shared by
+//! the CPU "device" and (behind the `cuda` feature) the CUDA one.
 //!
-//! Every tensor a schedule places on the device goes through [`CpuDevice`]:
-//! [`CpuDevice::upload`] (host → device, counted), [`CpuDevice::adopt`] (a
-//! tensor computed on the device) or [`CpuDevice::reserve`] (working memory
+//! Every tensor a schedule places on a device goes through a [`SwapDevice`]:
+//! [`SwapDevice::upload`] (host → device, counted), [`SwapDevice::adopt`] (a
+//! tensor computed on the device) or [`SwapDevice::reserve`] (working memory
 //! of a computation). Each returns a handle that frees its bytes when
 //! dropped. An allocation that would pass the capacity is
-//! [`Error::OutOfMemory`], as on a real GPU. [`CpuDevice::download`] counts
+//! [`Error::OutOfMemory`], as on a real GPU. [`SwapDevice::download`] counts
 //! device → host bytes. Traffic is counted by direction and [`Category`],
-//! busy time by [`Stream`]; [`CpuDevice::take_stats`] returns and resets them
-//! (one call per iteration).
+//! busy time by [`Stream`] ([`SwapDevice::begin`] / [`SwapDevice::finish`]
+//! around work on a stream); [`SwapDevice::end_iteration`] waits for the
+//! device and returns and resets the counters (one call per iteration).
+//! The bookkeeping itself is [`Accounts`], the same for every device.
 //!
-//! The tensors themselves are candle CPU tensors: an upload is a real memory
-//! copy, so swap costs are real, if cheaper than over PCIe.
+//! [`CpuDevice`]: the tensors are candle CPU tensors, an upload is a real
+//! memory copy, so swap costs are real, if cheaper than over PCIe.
+//! `crate::cuda::CudaDevice` (feature `cuda`) copies through pinned buffers
+//! on its own swap-in and swap-out streams.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -121,46 +126,15 @@ struct Ledger {
     stats: DeviceStats,
 }
 
-/// The CPU device: a capacity, the bytes in use and the counters. Cloning
-/// shares the same ledger.
+/// A device's bookkeeping: the capacity, the bytes in use and the counters
+/// of the running iteration. Cloning shares the same ledger.
 #[derive(Debug, Clone)]
-pub struct CpuDevice {
+pub struct Accounts {
     ledger: Rc<RefCell<Ledger>>,
 }
 
-/// Bytes held on the device; freed when dropped.
-#[derive(Debug)]
-pub struct Allocation {
-    bytes: u64,
-    ledger: Rc<RefCell<Ledger>>,
-}
-
-impl Drop for Allocation {
-    fn drop(&mut self) {
-        let mut ledger = self.ledger.borrow_mut();
-        ledger.in_use = ledger.in_use.saturating_sub(self.bytes);
-    }
-}
-
-/// A tensor resident on the device, with its allocation.
-#[derive(Debug)]
-pub struct DeviceTensor {
-    /// The tensor (a candle `Var` when uploaded as trainable).
-    pub tensor: Tensor,
-    _allocation: Allocation,
-}
-
-impl DeviceTensor {
-    /// `self + other` in the same allocation (an in-place add on a real
-    /// device); the shapes must match.
-    pub fn add_in_place(self, other: &Tensor) -> Result<DeviceTensor> {
-        let tensor = (&self.tensor + other)?;
-        Ok(DeviceTensor { tensor, _allocation: self._allocation })
-    }
-}
-
-impl CpuDevice {
-    /// A device that can hold `capacity` bytes.
+impl Accounts {
+    /// Accounts of a device that can hold `capacity` bytes.
     pub fn new(capacity: u64) -> Self {
         let ledger = Ledger { capacity, in_use: 0, stats: DeviceStats::default() };
         Self { ledger: Rc::new(RefCell::new(ledger)) }
@@ -192,35 +166,14 @@ impl CpuDevice {
         Ok(Allocation { bytes, ledger: self.ledger.clone() })
     }
 
-    /// Registers a tensor computed on the device.
-    pub fn adopt(&self, tensor: Tensor, category: Category) -> Result<DeviceTensor> {
-        let allocation = self.reserve(4 * tensor.elem_count() as u64, category)?;
-        Ok(DeviceTensor { tensor, _allocation: allocation })
+    /// Counts `bytes` of `category` moved host → device.
+    pub fn count_h2d(&self, category: Category, bytes: u64) {
+        self.ledger.borrow_mut().stats.h2d.add(category, bytes);
     }
 
-    /// Copies a host tensor to the device (a candle `Var` if `trainable`),
-    /// counting the bytes and the swap-in time.
-    pub fn upload(&self, host: &HostTensor, category: Category, trainable: bool) -> Result<DeviceTensor> {
-        let allocation = self.reserve(host.bytes(), category)?;
-        let start = Instant::now();
-        let tensor = if trainable {
-            Var::from_slice(&host.data, host.shape.as_slice(), &candle_core::Device::Cpu)?.as_tensor().clone()
-        } else {
-            host.to_tensor()?
-        };
-        self.busy(Stream::SwapIn, start.elapsed());
-        self.ledger.borrow_mut().stats.h2d.add(category, host.bytes());
-        Ok(DeviceTensor { tensor, _allocation: allocation })
-    }
-
-    /// Copies a device tensor to the host, counting the bytes and the
-    /// swap-out time.
-    pub fn download(&self, tensor: &Tensor, category: Category) -> Result<HostTensor> {
-        let start = Instant::now();
-        let host = HostTensor::from_tensor(tensor)?;
-        self.busy(Stream::SwapOut, start.elapsed());
-        self.ledger.borrow_mut().stats.d2h.add(category, host.bytes());
-        Ok(host)
+    /// Counts `bytes` of `category` moved device → host.
+    pub fn count_d2h(&self, category: Category, bytes: u64) {
+        self.ledger.borrow_mut().stats.d2h.add(category, bytes);
     }
 
     /// Adds busy time to a stream.
@@ -244,6 +197,162 @@ impl CpuDevice {
     }
 }
 
+/// Work begun on a stream ([`SwapDevice::begin`]); [`SwapDevice::finish`]
+/// books its busy time.
+#[derive(Debug)]
+pub struct Span {
+    /// The stream the work runs on.
+    pub stream: Stream,
+    /// When the host issued it.
+    pub started: Instant,
+    /// The device's own marker (e.g. the index of a CUDA timing event).
+    pub marker: Option<usize>,
+}
+
+/// What the executor needs of a device: an enforced capacity, counted
+/// transfers in both directions, stream busy times, and the candle tensors
+/// it computes with. Implemented by [`CpuDevice`] and, with the `cuda`
+/// feature, `crate::cuda::CudaDevice`.
+pub trait SwapDevice {
+    /// The device's bookkeeping.
+    fn accounts(&self) -> &Accounts;
+
+    /// Copies a host tensor to the device (a candle `Var` if `trainable`),
+    /// counting the bytes and the swap-in time.
+    fn upload(&self, host: &HostTensor, category: Category, trainable: bool) -> Result<DeviceTensor>;
+
+    /// Copies a device tensor to the host, counting the bytes and the
+    /// swap-out time.
+    fn download(&self, tensor: &Tensor, category: Category) -> Result<HostTensor>;
+
+    /// Marks the start of work issued to `stream`.
+    fn begin(&self, stream: Stream) -> Result<Span> {
+        Ok(Span { stream, started: Instant::now(), marker: None })
+    }
+
+    /// Books the busy time of the work begun with `span`.
+    fn finish(&self, span: Span) -> Result<()> {
+        self.accounts().busy(span.stream, span.started.elapsed());
+        Ok(())
+    }
+
+    /// Waits for all work on the device, then returns and resets the
+    /// iteration's counters.
+    fn end_iteration(&self) -> Result<DeviceStats> {
+        Ok(self.accounts().take_stats())
+    }
+
+    /// The capacity in bytes.
+    fn capacity(&self) -> u64 {
+        self.accounts().capacity()
+    }
+
+    /// Bytes allocated now.
+    fn in_use(&self) -> u64 {
+        self.accounts().in_use()
+    }
+
+    /// Allocates `bytes`, or fails with [`Error::OutOfMemory`].
+    fn reserve(&self, bytes: u64, category: Category) -> Result<Allocation> {
+        self.accounts().reserve(bytes, category)
+    }
+
+    /// Registers a tensor computed on the device.
+    fn adopt(&self, tensor: Tensor, category: Category) -> Result<DeviceTensor> {
+        let allocation = self.reserve(4 * tensor.elem_count() as u64, category)?;
+        Ok(DeviceTensor::new(tensor, allocation))
+    }
+
+    /// Adds busy time to a stream.
+    fn busy(&self, stream: Stream, time: Duration) {
+        self.accounts().busy(stream, time);
+    }
+}
+
+/// The CPU device: [`Accounts`] over candle CPU tensors. Cloning shares the
+/// same ledger.
+#[derive(Debug, Clone)]
+pub struct CpuDevice {
+    accounts: Accounts,
+}
+
+/// Bytes held on the device; freed when dropped.
+#[derive(Debug)]
+pub struct Allocation {
+    bytes: u64,
+    ledger: Rc<RefCell<Ledger>>,
+}
+
+impl Drop for Allocation {
+    fn drop(&mut self) {
+        let mut ledger = self.ledger.borrow_mut();
+        ledger.in_use = ledger.in_use.saturating_sub(self.bytes);
+    }
+}
+
+/// A tensor resident on the device, with its allocation.
+#[derive(Debug)]
+pub struct DeviceTensor {
+    /// The tensor (a candle `Var` when uploaded as trainable).
+    pub tensor: Tensor,
+    _allocation: Allocation,
+}
+
+impl DeviceTensor {
+    /// A tensor and the device bytes it holds.
+    pub fn new(tensor: Tensor, allocation: Allocation) -> Self {
+        Self { tensor, _allocation: allocation }
+    }
+
+    /// `self + other` in the same allocation (an in-place add on a real
+    /// device); the shapes must match.
+    pub fn add_in_place(self, other: &Tensor) -> Result<DeviceTensor> {
+        let tensor = (&self.tensor + other)?;
+        Ok(DeviceTensor { tensor, _allocation: self._allocation })
+    }
+}
+
+impl CpuDevice {
+    /// A device that can hold `capacity` bytes.
+    pub fn new(capacity: u64) -> Self {
+        Self { accounts: Accounts::new(capacity) }
+    }
+
+    /// The counters since the last call; resets them (the peak restarts at
+    /// the bytes in use now).
+    /// (The same as [`SwapDevice::end_iteration`], which cannot fail here.)
+    pub fn take_stats(&self) -> DeviceStats {
+        self.accounts.take_stats()
+    }
+}
+
+impl SwapDevice for CpuDevice {
+    fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    fn upload(&self, host: &HostTensor, category: Category, trainable: bool) -> Result<DeviceTensor> {
+        let allocation = self.reserve(host.bytes(), category)?;
+        let start = Instant::now();
+        let tensor = if trainable {
+            Var::from_slice(&host.data, host.shape.as_slice(), &candle_core::Device::Cpu)?.as_tensor().clone()
+        } else {
+            host.to_tensor()?
+        };
+        self.accounts.busy(Stream::SwapIn, start.elapsed());
+        self.accounts.count_h2d(category, host.bytes());
+        Ok(DeviceTensor { tensor, _allocation: allocation })
+    }
+
+    fn download(&self, tensor: &Tensor, category: Category) -> Result<HostTensor> {
+        let start = Instant::now();
+        let host = HostTensor::from_tensor(tensor)?;
+        self.accounts.busy(Stream::SwapOut, start.elapsed());
+        self.accounts.count_d2h(category, host.bytes());
+        Ok(host)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,6 +366,18 @@ mod tests {
         drop(a);
         let _b = device.reserve(100, Category::Gradients).unwrap();
         assert_eq!(device.take_stats().peak_bytes, 100);
+    }
+
+    #[test]
+    fn spans_book_busy_time_on_their_stream_and_end_iteration_resets() {
+        let device = CpuDevice::new(1 << 20);
+        let span = device.begin(Stream::Compute).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        device.finish(span).unwrap();
+        let stats = device.end_iteration().unwrap();
+        assert!(stats.busy.compute_s >= 0.005, "{:?}", stats.busy);
+        assert_eq!((stats.busy.swap_in_s, stats.busy.swap_out_s, stats.busy.cpu_s), (0.0, 0.0, 0.0));
+        assert_eq!(device.end_iteration().unwrap().busy.compute_s, 0.0);
     }
 
     #[test]

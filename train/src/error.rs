@@ -23,6 +23,10 @@ pub enum Error {
         /// What the allocation was for.
         category: &'static str,
     },
+    /// The device cannot be used: no CUDA driver or GPU, or a CUDA call
+    /// failed.
+    #[error("device error: {0}")]
+    Device(String),
     /// A configuration value is invalid (zero layers, odd head count, …).
     #[error("invalid configuration: {0}")]
     Config(String),

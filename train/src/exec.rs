@@ -2,14 +2,14 @@
 //! a backward pass that recomputes the pack's forward from its input with
 //! gradients, then backpropagates from the loss (last pack) or from the
 //! gradient of the pack's output (`(out · grad_out).sum().backward()`).
-//! Every tensor they keep is registered with the [`CpuDevice`].
+//! Every tensor they keep is registered with the [`SwapDevice`].
 
 use std::collections::BTreeMap;
 
 use candle_core::Tensor;
 
 use crate::Result;
-use crate::device::{Category, CpuDevice, DeviceTensor};
+use crate::device::{Category, DeviceTensor, SwapDevice};
 use crate::host::{HostMap, HostTensor};
 use crate::model::{LayerCtx, Model, Pack, TensorMap};
 use crate::profile::map_bytes;
@@ -26,18 +26,18 @@ pub fn tensors(map: &DeviceMap) -> TensorMap {
 }
 
 /// Uploads a host map (as `Var`s if `trainable`, so gradients reach it).
-pub fn upload_map(device: &CpuDevice, map: &HostMap, category: Category, trainable: bool) -> Result<DeviceMap> {
+pub fn upload_map(device: &dyn SwapDevice, map: &HostMap, category: Category, trainable: bool) -> Result<DeviceMap> {
     map.iter().map(|(k, v)| Ok((k.clone(), device.upload(v, category, trainable)?))).collect()
 }
 
 /// Downloads a tensor map.
-pub fn download_map(device: &CpuDevice, map: &TensorMap, category: Category) -> Result<HostMap> {
+pub fn download_map(device: &dyn SwapDevice, map: &TensorMap, category: Category) -> Result<HostMap> {
     map.iter().map(|(k, v)| Ok((k.clone(), device.download(v, category)?))).collect()
 }
 
 /// Uploads the weights of `pack` (as `Var`s if `trainable`).
 pub fn upload_weights(
-    device: &CpuDevice,
+    device: &dyn SwapDevice,
     pack: &Pack,
     trainable: bool,
     mut layer_weights: impl FnMut(usize) -> Result<Vec<HostTensor>>,
@@ -78,7 +78,7 @@ impl Call {
 /// Forward of `pack` without gradients; every layer's output and scratch is
 /// allocated on the device while it is alive.
 pub fn forward_pack(
-    device: &CpuDevice,
+    device: &dyn SwapDevice,
     model: &Model,
     pack: &Pack,
     weights: &[Vec<DeviceTensor>],
@@ -114,7 +114,7 @@ pub struct PackGrads {
 /// Recompute and backward of `pack` for one microbatch. `weights` must be
 /// `Var`s; `inputs` are `Var`s when their gradient is wanted.
 pub fn backward_pack(
-    device: &CpuDevice,
+    device: &dyn SwapDevice,
     model: &Model,
     pack: &Pack,
     weights: &[Vec<DeviceTensor>],
@@ -158,7 +158,7 @@ pub fn backward_pack(
 /// The pack's forward with gradients: outputs, auxiliary losses, and the
 /// device reservation for the autograd graph it keeps alive.
 fn recompute(
-    device: &CpuDevice,
+    device: &dyn SwapDevice,
     model: &Model,
     pack: &Pack,
     weights: &[Vec<DeviceTensor>],

@@ -11,7 +11,7 @@
 //! momentum) stay in host memory as plain fp32 vectors. A [`Plan`] groups the
 //! layers into packs and orders forward / backward / update tasks over them
 //! ([`Schedule`]: `resident`, `naive`, `harmony`); the [`Trainer`] runs it on a
-//! [`CpuDevice`], which enforces a byte capacity (exceeding it is an
+//! device such as the [`CpuDevice`], which enforces a byte capacity (exceeding it is an
 //! out-of-memory error) and counts host↔device bytes per category, the peak
 //! bytes and the busy time per stream. The executor ([`runner`]) is
 //! sequential with simulated stream accounting; the optimizer of `harmony`
@@ -41,6 +41,7 @@
 //!                   [--microbatches 4] --schedule resident|naive|harmony [--steps 3]
 //!                   [--rows 8] [--seq 32] [--heads 4] [--ffn-mult 1] [--json]
 //!                   [--plan greedy|auto] [--predict] [--loss-log FILE.csv]
+//!                   [--device cpu|cuda]
 //! ```
 //! prints the plan, loss, step time, bytes moved per iteration by direction
 //! and category (JSON: `h2d_bytes` / `d2h_bytes`, each with `total`,
@@ -56,13 +57,20 @@
 //! capacity by the least predicted step time. [`losslog`] writes a job's
 //! loss CSV and PNG curve.
 //!
-//! Not yet here: the CUDA device.
+//! Devices are behind the [`SwapDevice`] trait: [`CpuDevice`] here, and with
+//! the `cuda` feature `cuda::CudaDevice` (candle's CUDA backend, pinned
+//! staging buffers, separate swap-in and swap-out streams ordered by CUDA
+//! events; see scripts/cuda-setup.sh for the build). On CUDA the executor's
+//! copies overlap its kernels for real; results match the CPU device to
+//! float rounding (train/tests/cuda_parity.rs), not bit for bit.
 //!
 //! [`checkpoint`] saves and restores a trainer (weights, optimizer state,
 //! resolved config, step) as one safetensors file.
 
 pub mod checkpoint;
 pub mod costs;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod device;
 pub mod error;
 pub mod exec;
@@ -79,7 +87,7 @@ pub mod sim;
 pub mod simulate;
 pub mod trainer;
 
-pub use device::{Category, CpuDevice, DeviceStats, Traffic};
+pub use device::{Category, CpuDevice, DeviceStats, SwapDevice, Traffic};
 pub use error::{Error, Result};
 pub use host::HostTensor;
 pub use model::{Layer, LayerCtx, LayerOutput, Model, Objective, TensorMap};

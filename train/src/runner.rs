@@ -1,11 +1,12 @@
 //! The executor: walks a [`Plan`]'s tasks in order for one iteration, moving
-//! weights, activations and gradients between host and [`CpuDevice`].
+//! weights, activations and gradients between host and a [`SwapDevice`].
 //!
-//! It is a sequential executor with simulated stream accounting: copies and
-//! kernels run one after another on the calling thread, and their times are
-//! booked to the swap-in, swap-out and compute streams (a prefetch is an
-//! upload issued before the current task's kernels, so both packs' weights are
-//! resident together, as with a real copy stream). Update tasks of plans with
+//! It issues copies and kernels in task order from the calling thread. On the
+//! CPU device they run one after another and their times are booked to the
+//! swap-in, swap-out and compute streams (simulated stream accounting); on the
+//! CUDA device they are queued on real streams and overlap. Either way a
+//! prefetch is an upload issued before the current task's kernels, so both
+//! packs' weights are resident together, as with a real copy stream. Update tasks of plans with
 //! `background_update` run for real in a background CPU thread, overlapping
 //! the remaining backward tasks.
 //!
@@ -18,9 +19,8 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
 
-use crate::device::{Category, CpuDevice, Stream};
+use crate::device::{Category, Stream, SwapDevice};
 use crate::exec::{
     Call, DeviceMap, PackWeights, Seed, backward_pack, download_map, forward_pack, tensors, upload_map, upload_weights,
 };
@@ -40,7 +40,7 @@ pub struct Runner<'a> {
     /// The plan.
     pub plan: &'a Plan,
     /// The device.
-    pub device: &'a CpuDevice,
+    pub device: &'a dyn SwapDevice,
     /// Host master weights and optimizer state.
     pub states: &'a [Mutex<LayerState>],
     /// Optimizer step.
@@ -75,7 +75,7 @@ impl<'a> Runner<'a> {
     pub fn new(
         model: &'a Model,
         plan: &'a Plan,
-        device: &'a CpuDevice,
+        device: &'a dyn SwapDevice,
         states: &'a [Mutex<LayerState>],
         step: u64,
         batch: Vec<(HostMap, HostMap)>,
@@ -166,9 +166,9 @@ impl<'a> Runner<'a> {
         let (p, packs) = (task.pack, self.plan.packs.len());
         for m in task.microbatches.clone() {
             let inputs = self.pack_input(p, m, false)?;
-            let start = Instant::now();
+            let span = self.device.begin(Stream::Compute)?;
             let out = forward_pack(self.device, self.model, &self.plan.packs[p], weights, inputs, self.call(m))?;
-            self.device.busy(Stream::Compute, start.elapsed());
+            self.device.finish(span)?;
             if p + 1 == packs {
                 continue; // the last pack's output is recomputed by its backward
             }
@@ -190,14 +190,14 @@ impl<'a> Runner<'a> {
             let seed_map = upload_map(self.device, seed_host, Category::Activations, false)?;
             let seed_tensors = tensors(&seed_map);
             let seed = if last { Seed::Loss(&seed_tensors) } else { Seed::OutputGrad(&seed_tensors) };
-            let start = Instant::now();
+            let span = self.device.begin(Stream::Compute)?;
             let grads =
                 backward_pack(self.device, self.model, &self.plan.packs[p], weights, &inputs, seed, self.call(m))?;
             acc = Some(match acc {
                 None => grads.params,
                 Some(acc) => accumulate_on_device(acc, grads.params)?,
             });
-            self.device.busy(Stream::Compute, start.elapsed());
+            self.device.finish(span)?;
             self.loss += f64::from(grads.loss.unwrap_or(0.0));
             if p > 0 {
                 self.output_grads.insert((p - 1, m), download_map(self.device, &grads.inputs, Category::Activations)?);

@@ -6,9 +6,10 @@
 //! Each operation belongs to a [`Stream`] (compute, swap-in, swap-out, CPU
 //! optimizer), whose busy time it adds to, and runs on an [`Engine`] — the
 //! thing that actually executes it. On a real device the three device
-//! streams are three engines; on the [`CpuDevice`](crate::CpuDevice) today
-//! the executor thread does compute, swap-in and swap-out one after another,
-//! so they share one engine ([`Engines::SerialDevice`]). The background
+//! streams are three engines (the CUDA device, feature `cuda`); on the
+//! [`CpuDevice`](crate::CpuDevice) the executor thread does compute, swap-in
+//! and swap-out one after another, so they share one engine
+//! ([`Engines::SerialDevice`]). The background
 //! optimizer thread is always an engine of its own. An operation starts when
 //! its engine is free and every dependency has ended.
 

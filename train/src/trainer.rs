@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::device::{CpuDevice, DeviceStats, Stream};
+use crate::device::{DeviceStats, Stream, SwapDevice};
 use crate::host::HostTensor;
 use crate::model::{Model, Pack};
 use crate::optim::{LayerState, OptimizerConfig};
@@ -34,8 +34,8 @@ pub struct Trainer {
     pub model: Model,
     /// The schedule's plan.
     pub plan: Plan,
-    /// The device.
-    pub device: CpuDevice,
+    /// The device ([`crate::CpuDevice`], or `crate::cuda::CudaDevice`).
+    pub device: Box<dyn SwapDevice>,
     pub(crate) optimizer: OptimizerConfig,
     pub(crate) states: Vec<Mutex<LayerState>>,
     pub(crate) step: u64,
@@ -46,7 +46,18 @@ impl Trainer {
     pub fn new(
         model: Model,
         plan: Plan,
-        device: CpuDevice,
+        device: impl SwapDevice + 'static,
+        optimizer: OptimizerConfig,
+        weights: Vec<Vec<HostTensor>>,
+    ) -> Result<Self> {
+        Self::with_device(model, plan, Box::new(device), optimizer, weights)
+    }
+
+    /// [`Trainer::new`] with a device chosen at run time.
+    pub fn with_device(
+        model: Model,
+        plan: Plan,
+        device: Box<dyn SwapDevice>,
         optimizer: OptimizerConfig,
         weights: Vec<Vec<HostTensor>>,
     ) -> Result<Self> {
@@ -78,7 +89,7 @@ impl Trainer {
             (0..self.plan.microbatches).map(|m| self.model.data.microbatch(self.step, m)).collect::<Result<_>>()?;
         let start = Instant::now();
         let (states, packs, optimizer, step) = (&self.states[..], &self.plan.packs[..], self.optimizer, self.step);
-        let mut runner = Runner::new(&self.model, &self.plan, &self.device, states, step, batch);
+        let mut runner = Runner::new(&self.model, &self.plan, self.device.as_ref(), states, step, batch);
         let cpu_seconds = if self.plan.background_update {
             std::thread::scope(|scope| {
                 let (sender, receiver) = mpsc::channel::<(usize, HostGrads)>();
@@ -107,9 +118,10 @@ impl Trainer {
         };
         let loss = runner.loss;
         self.device.busy(Stream::Cpu, std::time::Duration::from_secs_f64(cpu_seconds));
+        let device = self.device.end_iteration()?; // waits for the device's streams
         let seconds = start.elapsed().as_secs_f64();
         self.step += 1;
-        Ok(StepReport { step, loss, seconds, device: self.device.take_stats() })
+        Ok(StepReport { step, loss, seconds, device })
     }
 }
 
