@@ -6,6 +6,7 @@
 //! loss per step and a PNG loss curve next to it.
 
 mod auto;
+pub mod l3d;
 
 use anyhow::{Context, Result, bail};
 use cairn_train::losslog::LossLog;
@@ -20,6 +21,8 @@ use clap::{Args, Subcommand, ValueEnum};
 pub enum TrainCommand {
     /// Train a benchmark model for a few steps and report throughput and swap volume.
     Bench(BenchArgs),
+    /// Train the L3D (DIP) descriptor network on cairn-sim scenes (see [`l3d`]).
+    L3d(l3d::L3dArgs),
 }
 
 /// Benchmark model.
@@ -140,6 +143,7 @@ pub fn weights_checksum(weights: &[Vec<cairn_train::HostTensor>]) -> String {
 pub fn run(command: &TrainCommand) -> Result<String> {
     match command {
         TrainCommand::Bench(args) => bench(args),
+        TrainCommand::L3d(args) => l3d::run(args),
     }
 }
 
