@@ -4,6 +4,7 @@
 //! `--plan auto` profiles the model and lets the scheduler pick harmony's
 //! packs and microbatch size ([`auto`]); `--loss-log FILE.csv` writes the
 //! loss per step and a PNG loss curve next to it.
+//! `cairn train l3d`: trains the L3D (DIP) descriptor network ([`l3d`]).
 
 mod auto;
 pub mod l3d;

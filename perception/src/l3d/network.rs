@@ -112,9 +112,14 @@ impl Layer for PointLayer {
         let x = input(inputs, "x")?; // [patches, points, fan_in]
         let (patches, points, fan_in) = x.dims3()?;
         let rows = x.reshape((patches * points, fan_in))?; // [patches·points, fan_in]
-        let h = rows.matmul(w)?.broadcast_add(b)?.relu()?; // [patches·points, fan_out]
-        let h = h.reshape((patches, points, self.fan_out))?;
-        let y = if self.pool { h.max(1)? } else { h }; // pooled: [patches, fan_out]
+        let h = rows.matmul(w)?; // [patches·points, fan_out]
+        let y = if self.pool {
+            // max(relu(h + b)) = relu(max(h) + b): pool first, so the bias
+            // and the ReLU touch one row per patch, not one per point.
+            h.reshape((patches, points, self.fan_out))?.max(1)?.broadcast_add(b)?.relu()? // [patches, fan_out]
+        } else {
+            h.broadcast_add(b)?.relu()?.reshape((patches, points, self.fan_out))?
+        };
         Ok(LayerOutput { outputs: TensorMap::from([("x".to_string(), y)]), aux_loss: None })
     }
 
@@ -296,10 +301,8 @@ pub const WEIGHTS_FILE: &str = "dip.safetensors";
 
 /// Per layer, the safetensors names of its weights (`"{layer}.{param}"`).
 pub fn weight_names(config: &DipConfig) -> Vec<Vec<String>> {
-    let layers = config.layers();
-    let names =
-        |(l, layer): (usize, &Box<dyn Layer>)| layer.params().iter().map(|p| format!("{l}.{}", p.name)).collect();
-    layers.iter().enumerate().map(names).collect()
+    let names = |(l, layer): (usize, &dyn Layer)| layer.params().iter().map(|p| format!("{l}.{}", p.name)).collect();
+    config.layers().iter().map(|layer| layer.as_ref()).enumerate().map(names).collect()
 }
 
 fn take_weight(named: &mut HashMap<String, Tensor>, name: &str) -> Result<HostTensor> {
