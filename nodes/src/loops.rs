@@ -151,3 +151,16 @@ fn register(args: &RegisterArgs) -> Result<String> {
     ));
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_weights_load_and_missing_ones_are_a_clear_error() {
+        assert_eq!(dip_descriptor(None, 0).unwrap().network.config().dim, 32);
+        let err = dip_descriptor(Some(std::path::Path::new("/nonexistent/dip")), 0).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("/nonexistent/dip") && text.contains("dip.json"), "{text}");
+    }
+}

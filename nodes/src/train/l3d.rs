@@ -198,3 +198,32 @@ fn train(trainer: &mut Trainer, args: &L3dArgs) -> Result<Vec<StepReport>> {
     log.write_png()?;
     Ok(reports)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    fn run(extra: &[&str]) -> anyhow::Result<String> {
+        let argv = [&["cairn", "train", "l3d"], extra].concat();
+        crate::run(&crate::Cli::try_parse_from(argv)?)
+    }
+
+    #[test]
+    fn evaluation_scenes_are_refused_for_training() {
+        let err = run(&["--first-scene", "3", "--out", "/nonexistent/never-written"]).unwrap_err();
+        assert!(format!("{err:#}").contains("evaluation scenes"), "{err:#}");
+    }
+
+    #[test]
+    fn a_tiny_run_writes_weights_that_load() {
+        let out = std::env::temp_dir().join(format!("cairn-train-l3d-{}", std::process::id()));
+        let text =
+            run(&["--steps", "2", "--scenes", "1", "--views", "6", "--pairs", "16", "--out", out.to_str().unwrap()])
+                .unwrap();
+        assert!(text.contains("loss"), "{text}");
+        let network = cairn_perception::l3d::DipNetwork::load(&out).unwrap();
+        assert_eq!(network.config().dim, 32);
+        assert!(out.join("loss.png").is_file() && out.join("train.json").is_file());
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
