@@ -18,8 +18,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use cairn_core::calib::Calibration;
-use cairn_perception::l3d::network::{self, DipConfig};
+use cairn_perception::l3d::network::DipConfig;
 use cairn_perception::l3d::pairs::{PairConfig, PatchPairData, ViewPair, view_pair};
+use cairn_perception::l3d::weights;
 use cairn_perception::l3d::{HardestContrastive, Neighbours};
 use cairn_sim::path::{PathShape, generate};
 use cairn_sim::{RgbdCamera, Scene, SceneKind};
@@ -102,9 +103,9 @@ pub fn run(args: &L3dArgs) -> Result<String> {
     };
     let mut trainer = trainer(model, args, capacity)?;
     let reports = train(&mut trainer, args)?;
-    let weights = trainer.weights()?;
-    network::save(&args.out, &config, &weights).with_context(|| format!("writing {}", args.out.display()))?;
-    let checksum = weights_checksum(&weights);
+    let trained = trainer.weights()?;
+    weights::save(&args.out, &config, &trained).with_context(|| format!("writing {}", args.out.display()))?;
+    let checksum = weights_checksum(&trained);
     let (first, last) = (reports[0].loss, reports[reports.len() - 1].loss);
     let summary = serde_json::json!({
         "command": format!("cairn train l3d --steps {} --seed {} --schedule {:?} --pairs {} --microbatches {} --scenes {} --first-scene {} --views {}",

@@ -15,7 +15,8 @@
 //! - [`network`]: DIP's PointNet on canonical patches → 32-D descriptors,
 //!   written as cairn-train layers; [`contrastive`]: the hardest-contrastive
 //!   loss `cairn train l3d` trains it with; [`pairs`]: its training data,
-//!   corresponding patches of two views with a known relative pose.
+//!   corresponding patches of two views with a known relative pose;
+//!   [`weights`]: its safetensors + JSON files and the built-in weights.
 
 pub mod contrastive;
 pub mod matching;
@@ -24,6 +25,7 @@ pub mod pairs;
 pub mod patch;
 pub mod points;
 pub mod registration;
+pub mod weights;
 
 pub use contrastive::HardestContrastive;
 pub use matching::{Descriptors, mutual_nearest};
