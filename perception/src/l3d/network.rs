@@ -37,9 +37,9 @@ pub struct DipConfig {
     /// (5 voxels of the loop detector's 5 cm, FPFH's radius).
     pub patch_radius_m: f32,
     /// Widths of the shared per-point MLP; the last is max-pooled.
-    /// Default [32, 64] (CPU cost, see the `dip` bench).
+    /// Default `[32, 64]` (CPU cost, see the `dip` bench).
     pub point_widths: Vec<usize>,
-    /// Hidden widths of the head (LayerNorm + ReLU each). Default [64].
+    /// Hidden widths of the head (LayerNorm + ReLU each). Default `[64]`.
     pub head_widths: Vec<usize>,
     /// Descriptor dimension. Default 32 (L3D's).
     pub dim: usize,
