@@ -1,5 +1,6 @@
-//! `cairn loop eval DATASET`: how good are the loop decisions of
-//! `cairn slam --loop fpfh` on a sequence with ground truth?
+//! `cairn loop eval DATASET [--descriptor fpfh|l3d]`: how good are the loop
+//! decisions of `cairn slam --loop fpfh` (or `--loop l3d`) on a sequence
+//! with ground truth, and what do they cost per keyframe?
 //!
 //! Tracks the sequence twice (without and with loop closure) and reports
 //! both ATEs; then scores every keyframe's loop decision against the
@@ -30,6 +31,7 @@ use cairn_slam::{LoopOutcome, SlamConfig};
 use clap::Args;
 use nalgebra::Point3;
 
+use crate::loops::DescriptorArg;
 use crate::slam::{self, LoopArg, SlamArgs, Tracked};
 
 /// Ground-truth overlap above which two keyframes show the same place.
@@ -47,6 +49,13 @@ pub struct EvalArgs {
     /// Process only the first N frames.
     #[arg(long)]
     frames: Option<usize>,
+    /// Descriptor of the loop detector.
+    #[arg(long, value_enum, default_value_t = DescriptorArg::Fpfh)]
+    descriptor: DescriptorArg,
+    /// `--descriptor l3d`: a folder with dip.json and dip.safetensors
+    /// instead of the built-in weights.
+    #[arg(long, value_name = "DIR")]
+    weights: Option<PathBuf>,
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
@@ -81,6 +90,14 @@ pub struct LoopScores {
     pub max_loop_error: (f64, f64),
     /// Loop edges the pose graph dropped.
     pub dropped_by_graph: usize,
+    /// The descriptor (`fpfh`, `l3d`).
+    pub descriptor: String,
+    /// Mean cost per keyframe (ms): cloud and descriptors.
+    pub describe_ms: f64,
+    /// Mean cost per keyframe (ms): candidate search.
+    pub candidates_ms: f64,
+    /// Mean cost per keyframe (ms): registration and checks of the candidates.
+    pub registration_ms: f64,
 }
 
 /// Runs `cairn loop eval`.
@@ -93,10 +110,14 @@ pub fn run(args: &EvalArgs) -> Result<String> {
         config: args.config.clone(),
         frames: args.frames,
         loop_closure: choice,
+        weights: args.weights.clone(),
         ..SlamArgs::new(args.dataset.clone(), out.clone())
     };
     let without = slam::track(&slam_args(LoopArg::None))?;
-    let with = slam::track(&slam_args(LoopArg::Fpfh))?;
+    let with = slam::track(&slam_args(match args.descriptor {
+        DescriptorArg::Fpfh => LoopArg::Fpfh,
+        DescriptorArg::L3d => LoopArg::L3d,
+    }))?;
     let groundtruth =
         with.groundtruth.as_ref().ok_or_else(|| anyhow!("{} has no groundtruth.txt", args.dataset.display()))?;
     let config = match &args.config {
@@ -106,6 +127,14 @@ pub fn run(args: &EvalArgs) -> Result<String> {
     let mut scores = score(&args.dataset, &with, groundtruth, &config)?;
     scores.ate_without_loops_m = ate(groundtruth, &without)?;
     scores.ate_with_loops_m = ate(groundtruth, &with)?;
+    scores.descriptor = format!("{:?}", args.descriptor).to_lowercase();
+    let decisions = &with.loops.0;
+    let mean = |cost: fn(&cairn_slam::LoopDecision) -> f64| {
+        decisions.iter().map(cost).sum::<f64>() / decisions.len().max(1) as f64
+    };
+    scores.describe_ms = mean(|d| d.describe_ms);
+    scores.candidates_ms = mean(|d| d.candidates_ms);
+    scores.registration_ms = mean(|d| d.registration_ms);
     if args.json {
         return Ok(format!("{}\n", serde_json::to_string(&scores)?));
     }
@@ -113,7 +142,8 @@ pub fn run(args: &EvalArgs) -> Result<String> {
         "{}: ATE without loops {:.4} m, with loops {:.4} m\n\
          {} keyframes, {} with a true loop (ground-truth overlap > {TRUE_OVERLAP}); {} loops accepted: \
          {} true, {} false; {} missed ({} dropped by the pose graph)\n\
-         precision {:.3}, recall {:.3}, F1 {:.3}; largest accepted-loop error {:.3} m, {:.2}°\n",
+         precision {:.3}, recall {:.3}, F1 {:.3}; largest accepted-loop error {:.3} m, {:.2}°\n\
+         {} cost per keyframe: descriptors {:.1} ms, candidates {:.1} ms, registration {:.1} ms\n",
         args.dataset.display(),
         scores.ate_without_loops_m,
         scores.ate_with_loops_m,
@@ -129,6 +159,10 @@ pub fn run(args: &EvalArgs) -> Result<String> {
         scores.f1,
         scores.max_loop_error.0,
         scores.max_loop_error.1,
+        scores.descriptor,
+        scores.describe_ms,
+        scores.candidates_ms,
+        scores.registration_ms,
     ))
 }
 

@@ -4,17 +4,37 @@
 //! `target_from_source`, the overlap and the stage timings.
 //! `cairn loop eval DATASET`: loop-closure scores (see [`crate::loop_eval`]).
 //!
-//! The descriptor is FPFH until the L3D network is trained
-//! (see [`cairn_perception::register`]).
+//! The descriptor is FPFH (`--descriptor fpfh`, the default) or the trained
+//! DIP network (`--descriptor l3d`, built-in weights or `--weights DIR`).
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use cairn_core::ply;
 use cairn_core::transform::to_matrix;
-use cairn_perception::l3d::RansacConfig;
-use cairn_perception::register::{RegisterConfig, register_clouds};
-use clap::{Args, Subcommand};
+use cairn_perception::describe::{DipDescriptor, Fpfh, LocalDescriptor};
+use cairn_perception::l3d::{DipNetwork, RansacConfig};
+use cairn_perception::register::{RegisterConfig, register_clouds_with};
+use clap::{Args, Subcommand, ValueEnum};
+
+/// The descriptor of `cairn loop register` and `cairn loop eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DescriptorArg {
+    /// FPFH (hand-crafted, the Open3D baseline's)
+    Fpfh,
+    /// The learned L3D (DIP) descriptor
+    L3d,
+}
+
+/// The DIP descriptor with the weights in `weights` (a `cairn train l3d`
+/// folder), else the built-in ones.
+pub fn dip_descriptor(weights: Option<&std::path::Path>, seed: u64) -> Result<DipDescriptor> {
+    let network = match weights {
+        Some(dir) => DipNetwork::load(dir).with_context(|| format!("loading the DIP weights in {}", dir.display()))?,
+        None => DipNetwork::builtin().context("loading the built-in DIP weights")?,
+    };
+    Ok(DipDescriptor { network, seed })
+}
 
 use crate::viz::{Recorder, VizArgs};
 
@@ -26,7 +46,7 @@ pub enum LoopCommand {
     /// neighbours and RANSAC inliers, and per-stage times.
     Register(RegisterArgs),
     /// Score loop closure on a sequence with ground truth (TUM folder): ATE
-    /// without and with `--loop fpfh`, and precision, recall and F1 of the
+    /// without and with loop closure (`--descriptor fpfh|l3d`), precision, recall and F1 of the
     /// keyframes' loop decisions against ground-truth overlap > 0.3.
     Eval(crate::loop_eval::EvalArgs),
 }
@@ -47,6 +67,13 @@ pub struct RegisterArgs {
     /// RANSAC seed.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Descriptor.
+    #[arg(long, value_enum, default_value_t = DescriptorArg::Fpfh)]
+    descriptor: DescriptorArg,
+    /// `--descriptor l3d`: a folder with dip.json and dip.safetensors
+    /// instead of the built-in weights.
+    #[arg(long, value_name = "DIR")]
+    weights: Option<PathBuf>,
     /// Print one JSON object (target_from_source, overlap, mnn, inliers,
     /// points, timings in ms).
     #[arg(long)]
@@ -75,7 +102,14 @@ fn register(args: &RegisterArgs) -> Result<String> {
     let defaults = RegisterConfig::default();
     let config =
         RegisterConfig { voxel_m: args.voxel, ransac: RansacConfig { seed: args.seed, ..defaults.ransac }, ..defaults };
-    let found = register_clouds(&target, &source, &config)
+    let descriptor: Box<dyn LocalDescriptor> = match args.descriptor {
+        DescriptorArg::Fpfh => Box::new(Fpfh {
+            radius_m: config.feature_radius_voxels * config.voxel_m,
+            max_neighbours: config.feature_max_neighbours,
+        }),
+        DescriptorArg::L3d => Box::new(dip_descriptor(args.weights.as_deref(), args.seed)?),
+    };
+    let found = register_clouds_with(&target, &source, &config, descriptor.as_ref())
         .with_context(|| format!("registering {} onto {}", args.source.display(), args.target.display()))?;
     recorder.registration(&target, &source, &found, config.inlier_voxels * f64::from(config.voxel_m));
     let matrix = to_matrix(&found.target_from_source);
@@ -124,4 +158,17 @@ fn register(args: &RegisterArgs) -> Result<String> {
         t.ransac_ms
     ));
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_weights_load_and_missing_ones_are_a_clear_error() {
+        assert_eq!(dip_descriptor(None, 0).unwrap().network.config().dim, 32);
+        let err = dip_descriptor(Some(std::path::Path::new("/nonexistent/dip")), 0).unwrap_err();
+        let text = format!("{err:#}");
+        assert!(text.contains("/nonexistent/dip") && text.contains("dip.json"), "{text}");
+    }
 }

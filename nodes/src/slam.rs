@@ -17,7 +17,7 @@ use cairn_core::metrics::{self, EvalOptions};
 use cairn_core::trajectory::{Trajectory, TrajectoryFormat};
 use cairn_core::transform::Rigid3;
 use cairn_core::tum::TumDataset;
-use cairn_perception::describe::Fpfh;
+use cairn_perception::describe::{Fpfh, LocalDescriptor};
 use cairn_slam::{L3dLoopDetector, PoseGraph, Slam, SlamConfig, SlamFrame, TrackingState};
 use clap::{Args, ValueEnum};
 
@@ -67,8 +67,8 @@ pub struct SlamArgs {
     pub(crate) info_topic: Option<String>,
     /// Loop closure: `fpfh` runs the L3D pipeline (keyframe clouds →
     /// keypoint descriptors → mutual nearest neighbours → RANSAC → overlap →
-    /// ICP and graph checks) with FPFH descriptors; `none` runs without. The
-    /// learned L3D (DIP) descriptor is not trained yet, so it is not offered.
+    /// ICP and graph checks) with FPFH descriptors, `l3d` with the learned
+    /// DIP descriptors (models/l3d); `none` runs without.
     /// Thresholds: the `loops.*` parameters (config/slam.yaml). Accepted and
     /// rejected loops go to OUT.loops.
     #[arg(long = "loop", value_enum, default_value_t = LoopArg::Fpfh)]
@@ -76,6 +76,10 @@ pub struct SlamArgs {
     /// `--rrd FILE` / `--connect URL`: rerun visualisation of the run.
     #[command(flatten)]
     pub(crate) viz: VizArgs,
+    /// `--loop l3d`: a folder with dip.json and dip.safetensors (as
+    /// `cairn train l3d --out` writes) instead of the built-in weights.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) weights: Option<PathBuf>,
 }
 
 /// Loop-closure choices of `cairn slam --loop`.
@@ -85,6 +89,8 @@ pub enum LoopArg {
     None,
     /// L3D loop closure with FPFH descriptors
     Fpfh,
+    /// L3D loop closure with the learned DIP descriptors
+    L3d,
 }
 
 impl SlamArgs {
@@ -102,6 +108,7 @@ impl SlamArgs {
             info_topic: None,
             loop_closure: LoopArg::Fpfh,
             viz: VizArgs::default(),
+            weights: None,
         }
     }
 
@@ -210,7 +217,7 @@ fn start_slam(args: &SlamArgs, camera: PinholeCamera, config: SlamConfig, count:
     if count == 0 {
         return Err(anyhow!("{} has no associated colour/depth frames", args.input.display()));
     }
-    let detector = loop_detector(args.loop_closure, &config);
+    let detector = loop_detector_with(args.loop_closure, &config, args.weights.as_deref())?;
     let slam = Slam::new(camera, config)?;
     Ok(match detector {
         Some(detector) => slam.with_loop_detector(Box::new(detector)),
@@ -218,16 +225,25 @@ fn start_slam(args: &SlamArgs, camera: PinholeCamera, config: SlamConfig, count:
     })
 }
 
-/// The loop detector `--loop` asks for.
-pub fn loop_detector(choice: LoopArg, config: &SlamConfig) -> Option<L3dLoopDetector> {
-    match choice {
-        LoopArg::None => None,
-        LoopArg::Fpfh => {
-            let loops = &config.loops;
-            let fpfh = Fpfh { radius_m: loops.feature_radius_voxels * loops.voxel_m, max_neighbours: 100 };
-            Some(L3dLoopDetector::new(loops.clone(), Box::new(fpfh)))
-        }
-    }
+/// The loop detector `--loop` asks for (`l3d`: the built-in weights).
+pub fn loop_detector(choice: LoopArg, config: &SlamConfig) -> Result<Option<L3dLoopDetector>> {
+    loop_detector_with(choice, config, None)
+}
+
+/// The loop detector `--loop` asks for; `l3d` reads its weights from
+/// `weights` (a `cairn train l3d` folder) when given.
+pub fn loop_detector_with(
+    choice: LoopArg,
+    config: &SlamConfig,
+    weights: Option<&std::path::Path>,
+) -> Result<Option<L3dLoopDetector>> {
+    let loops = &config.loops;
+    let descriptor: Box<dyn LocalDescriptor> = match choice {
+        LoopArg::None => return Ok(None),
+        LoopArg::Fpfh => Box::new(Fpfh { radius_m: loops.feature_radius_voxels * loops.voxel_m, max_neighbours: 100 }),
+        LoopArg::L3d => Box::new(crate::loops::dip_descriptor(weights, loops.seed)?),
+    };
+    Ok(Some(L3dLoopDetector::new(loops.clone(), descriptor)))
 }
 
 /// Tracks the first `count` frames of a TUM folder; images are decoded on a

@@ -5,9 +5,11 @@
 //! `--plan auto` profiles the model and lets the scheduler pick harmony's
 //! packs and microbatch size ([`auto`]); `--loss-log FILE.csv` writes the
 //! loss per step and a PNG loss curve next to it.
+//! `cairn train l3d`: trains the L3D (DIP) descriptor network ([`l3d`]).
 
 mod auto;
 mod device;
+pub mod l3d;
 
 use anyhow::{Context, Result, bail};
 use cairn_train::losslog::LossLog;
@@ -23,6 +25,8 @@ use device::{DeviceArg, open_device};
 pub enum TrainCommand {
     /// Train a benchmark model for a few steps and report throughput and swap volume.
     Bench(BenchArgs),
+    /// Train the L3D (DIP) descriptor network on cairn-sim scenes (see [`l3d`]).
+    L3d(l3d::L3dArgs),
 }
 
 /// Benchmark model.
@@ -146,6 +150,7 @@ pub fn weights_checksum(weights: &[Vec<cairn_train::HostTensor>]) -> String {
 pub fn run(command: &TrainCommand) -> Result<String> {
     match command {
         TrainCommand::Bench(args) => bench(args),
+        TrainCommand::L3d(args) => l3d::run(args),
     }
 }
 

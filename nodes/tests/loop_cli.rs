@@ -94,7 +94,7 @@ fn register_recovers_the_motion_between_overlapping_clouds() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
-/// `cairn slam --loop fpfh|none` and `cairn loop eval` on a short rendered
+/// `cairn slam --loop fpfh|none|l3d` and `cairn loop eval` on a short rendered
 /// sequence (QVGA, 24 frames of a corridor lap: too short to revisit).
 #[test]
 fn slam_logs_loop_decisions_and_loop_eval_scores_them() {
@@ -123,6 +123,19 @@ fn slam_logs_loop_decisions_and_loop_eval_scores_them() {
     let json: serde_json::Value = serde_json::from_slice(&eval.stdout).expect("one JSON object");
     assert_eq!(json["false_positives"].as_u64(), Some(0), "{json}");
     assert!(json["ate_with_loops_m"].as_f64().expect("ATE") < 0.05, "{json}");
+
+    // The learned descriptor, built in; costs per keyframe reported.
+    let l3d = cairn(&["loop", "eval", &s(&seq), "--descriptor", "l3d", "--json"]);
+    assert!(l3d.status.success(), "{}", String::from_utf8_lossy(&l3d.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&l3d.stdout).expect("one JSON object");
+    assert_eq!(json["descriptor"].as_str(), Some("l3d"), "{json}");
+    assert_eq!(json["false_positives"].as_u64(), Some(0), "{json}");
+    assert!(json["describe_ms"].as_f64().expect("describe_ms") > 0.0, "{json}");
+    // Weights that are not there: one clear error line.
+    let bad = cairn(&["slam", &s(&seq), "--out", &s(&est), "--loop", "l3d", "--weights", &s(&dir)]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("DIP weights") && stderr.contains("dip.json"), "{stderr}");
 
     // No ground truth: one error line before any tracking, exit 1.
     std::fs::remove_file(seq.join("groundtruth.txt")).expect("remove ground truth");

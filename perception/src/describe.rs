@@ -1,9 +1,10 @@
 //! The descriptor as a swappable piece: a [`LocalDescriptor`] turns
 //! keypoints of a downsampled cloud into descriptors. [`Fpfh`] (hand-crafted,
-//! [`crate::fpfh`]) is the one that exists today; the trained DIP network
-//! (L3D's PointNet on canonical patches) is to implement the same trait, and
-//! everything downstream ([`describe_cloud`], [`register_described`], the
-//! loop detector in cairn-slam) stays as it is.
+//! [`crate::fpfh`]) describes every keypoint; [`DipDescriptor`] (L3D's
+//! trained PointNet on canonical patches, [`crate::l3d::network`]) drops the
+//! keypoints whose neighbourhood has no repeatable local frame. Everything
+//! downstream ([`describe_cloud`], [`register_described`], the loop detector
+//! in cairn-slam) is the same for both.
 //!
 //! A [`DescribedCloud`] is what one keyframe or one PLY file becomes once:
 //! points with a k-d tree, normals, keypoints and their descriptors, so
@@ -15,7 +16,18 @@ use nalgebra::{Point3, Vector3};
 
 use crate::Result;
 use crate::fpfh::{self, Orientation};
-use crate::l3d::{Descriptors, KeypointSampling, Neighbours, RansacConfig, keypoints, mutual_nearest, overlap, ransac};
+use crate::l3d::{Descriptors, DipNetwork, KeypointSampling, Neighbours, RansacConfig, canonical_patches};
+use crate::l3d::{keypoints, mutual_nearest, overlap, ransac};
+
+/// The keypoints a [`LocalDescriptor`] described and their descriptors
+/// (row `i` describes `keypoints[i]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Described {
+    /// Indices into the cloud, a subsequence of the keypoints asked for.
+    pub keypoints: Vec<usize>,
+    /// One descriptor per kept keypoint.
+    pub descriptors: Descriptors,
+}
 
 /// Describes keypoints of a cloud (see the module documentation).
 pub trait LocalDescriptor: Send + Sync + std::fmt::Debug {
@@ -23,8 +35,9 @@ pub trait LocalDescriptor: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
 
     /// Descriptors of the points `which` (indices into `cloud`), given every
-    /// point's normal (`None` where it has none).
-    fn describe(&self, cloud: &Neighbours, normals: &[Option<Vector3<f64>>], which: &[usize]) -> Result<Descriptors>;
+    /// point's normal (`None` where it has none). A descriptor may leave out
+    /// points it cannot describe repeatably; the result says which it kept.
+    fn describe(&self, cloud: &Neighbours, normals: &[Option<Vector3<f64>>], which: &[usize]) -> Result<Described>;
 }
 
 /// FPFH as Open3D computes it, with radii in metres.
@@ -41,8 +54,34 @@ impl LocalDescriptor for Fpfh {
         "fpfh"
     }
 
-    fn describe(&self, cloud: &Neighbours, normals: &[Option<Vector3<f64>>], which: &[usize]) -> Result<Descriptors> {
-        fpfh::fpfh(cloud, normals, self.radius_m, self.max_neighbours, which)
+    fn describe(&self, cloud: &Neighbours, normals: &[Option<Vector3<f64>>], which: &[usize]) -> Result<Described> {
+        let descriptors = fpfh::fpfh(cloud, normals, self.radius_m, self.max_neighbours, which)?;
+        Ok(Described { keypoints: which.to_vec(), descriptors })
+    }
+}
+
+/// L3D's learned descriptor: each keypoint's neighbourhood (the network's
+/// patch radius) becomes a canonical patch in its local reference frame
+/// ([`canonical_patches`]), which the DIP network turns into a 32-D unit
+/// vector. Keypoints without a repeatable frame are dropped.
+#[derive(Debug)]
+pub struct DipDescriptor {
+    /// The network and its weights.
+    pub network: DipNetwork,
+    /// Seed of the patches' point sampling.
+    pub seed: u64,
+}
+
+impl LocalDescriptor for DipDescriptor {
+    fn name(&self) -> &'static str {
+        "l3d"
+    }
+
+    fn describe(&self, cloud: &Neighbours, _normals: &[Option<Vector3<f64>>], which: &[usize]) -> Result<Described> {
+        let config = self.network.config();
+        let patches = canonical_patches(cloud, which, config.patch_radius_m, config.points, self.seed);
+        let descriptors = self.network.describe(&patches)?;
+        Ok(Described { keypoints: patches.iter().map(|p| p.keypoint).collect(), descriptors })
     }
 }
 
@@ -69,7 +108,7 @@ pub struct DescribedCloud {
     pub cloud: Neighbours,
     /// Per point, its unit normal (`None` with too few neighbours).
     pub normals: Vec<Option<Vector3<f64>>>,
-    /// Indices of the keypoints into `cloud`.
+    /// Indices of the described keypoints into `cloud`.
     pub keypoints: Vec<usize>,
     /// One descriptor per keypoint.
     pub descriptors: Descriptors,
@@ -90,7 +129,7 @@ pub fn describe_cloud(
     let with_normal: Vec<usize> = (0..normals.len()).filter(|&i| normals[i].is_some()).collect();
     let chosen = keypoints(&vec![Point3::origin(); with_normal.len()], count, KeypointSampling::Random, config.seed);
     let keypoints: Vec<usize> = chosen.into_iter().map(|k| with_normal[k]).collect();
-    let descriptors = descriptor.describe(&cloud, &normals, &keypoints)?;
+    let Described { keypoints, descriptors } = descriptor.describe(&cloud, &normals, &keypoints)?;
     Ok(DescribedCloud { cloud, normals, keypoints, descriptors })
 }
 

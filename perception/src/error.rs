@@ -12,6 +12,12 @@ pub enum Error {
     /// A geometric estimate is impossible for this input.
     #[error(transparent)]
     Core(#[from] cairn_core::Error),
+    /// The descriptor network failed (a layer, its weights, a tensor).
+    #[error("network: {0}")]
+    Train(#[from] cairn_train::Error),
+    /// A tensor operation of the descriptor network failed.
+    #[error("tensor: {0}")]
+    Tensor(#[from] candle_core::Error),
 }
 
 /// Result with cairn-perception's [`Error`].

@@ -1,13 +1,18 @@
-//! Learned perception: L3D local 3-D descriptors with mutual-nearest-neighbour
-//! matching, RANSAC registration and the overlap metric (the CMT detector is
-//! to come).
+//! Learned perception: L3D local 3-D descriptors (the DIP network, trained by
+//! cairn-train, and FPFH) with mutual-nearest-neighbour matching, RANSAC
+//! registration and the overlap metric (the CMT detector is to come).
 //!
 //! # Brief overview
 //! - [`l3d`]: keyframe clouds → keypoints → canonical patches → descriptors →
 //!   mutual nearest neighbours → RANSAC → overlap. cairn-slam's L3D loop
-//!   detector is built on it.
+//!   detector is built on it. The descriptor network ([`l3d::network`]:
+//!   DIP's PointNet, 32-D) is written as cairn-train layers, trained by
+//!   `cairn train l3d` with the hardest-contrastive loss
+//!   ([`l3d::contrastive`]) on corresponding patches of cairn-sim views
+//!   ([`l3d::pairs`]); its committed weights (models/l3d) are built in
+//!   ([`l3d::DipNetwork::builtin`]).
 //! - [`describe`]: the descriptor as a swappable piece ([`describe::LocalDescriptor`]:
-//!   FPFH today, the DIP network when trained), clouds described once
+//!   [`describe::Fpfh`] or [`describe::DipDescriptor`]), clouds described once
 //!   ([`describe::DescribedCloud`]) and registered against each other.
 //! - [`icp`]: point-to-plane ICP refinement and fitness.
 //! - [`fpfh`]: FPFH, the hand-crafted descriptor of the baseline registration

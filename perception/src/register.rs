@@ -3,9 +3,10 @@
 //! that `cairn loop register` runs and that L3D's loop check repeats per
 //! candidate keyframe.
 //!
-//! The descriptor today is FPFH ([`crate::fpfh`]), with the radii of the L3D
-//! authors' Open3D baseline (normals 2 voxels, features 5 voxels, RANSAC
-//! inliers 1.5 voxels); the DIP network replaces it when trained.
+//! The descriptor is FPFH ([`crate::fpfh`]) by default, with the radii of
+//! the L3D authors' Open3D baseline (normals 2 voxels, features 5 voxels,
+//! RANSAC inliers 1.5 voxels), or any [`LocalDescriptor`] such as the DIP
+//! network ([`register_clouds_with`]).
 
 use std::time::Instant;
 
@@ -14,7 +15,7 @@ use cairn_core::transform::Rigid3;
 use nalgebra::Point3;
 use serde::{Deserialize, Serialize};
 
-use crate::describe::{DescribeConfig, Fpfh, MatchConfig, describe_cloud, register_described};
+use crate::describe::{DescribeConfig, Fpfh, LocalDescriptor, MatchConfig, describe_cloud, register_described};
 use crate::fpfh::Orientation;
 use crate::l3d::{RansacConfig, voxel_downsample};
 use crate::{Error, Result};
@@ -103,8 +104,20 @@ fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
 }
 
-/// Registers `source` onto `target`.
+/// Registers `source` onto `target` with FPFH descriptors.
 pub fn register_clouds(target: &PointCloud, source: &PointCloud, config: &RegisterConfig) -> Result<CloudRegistration> {
+    let fpfh =
+        Fpfh { radius_m: config.feature_radius_voxels * config.voxel_m, max_neighbours: config.feature_max_neighbours };
+    register_clouds_with(target, source, config, &fpfh)
+}
+
+/// Registers `source` onto `target` with `descriptor` (FPFH or DIP).
+pub fn register_clouds_with(
+    target: &PointCloud,
+    source: &PointCloud,
+    config: &RegisterConfig,
+    descriptor: &dyn LocalDescriptor,
+) -> Result<CloudRegistration> {
     let start = Instant::now();
     let voxel = config.voxel_m;
     let target = voxel_downsample(target, voxel)?;
@@ -113,8 +126,6 @@ pub fn register_clouds(target: &PointCloud, source: &PointCloud, config: &Regist
     let mut timings = RegisterTimings { downsample_ms: ms(start), ..Default::default() };
 
     let step = Instant::now();
-    let descriptor =
-        Fpfh { radius_m: config.feature_radius_voxels * voxel, max_neighbours: config.feature_max_neighbours };
     let describe_config = DescribeConfig {
         normal_radius_m: config.normal_radius_voxels * voxel,
         normal_max_neighbours: config.normal_max_neighbours,
@@ -122,8 +133,8 @@ pub fn register_clouds(target: &PointCloud, source: &PointCloud, config: &Regist
         keypoints: config.keypoints,
         seed: config.seed,
     };
-    let target = describe_cloud(target, &descriptor, &describe_config).map_err(|e| named("target", e))?;
-    let source = describe_cloud(source, &descriptor, &describe_config).map_err(|e| named("source", e))?;
+    let target = describe_cloud(target, descriptor, &describe_config).map_err(|e| named("target", e))?;
+    let source = describe_cloud(source, descriptor, &describe_config).map_err(|e| named("source", e))?;
     timings.descriptors_ms = ms(step);
 
     let inlier_m = config.inlier_voxels * f64::from(voxel);

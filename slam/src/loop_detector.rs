@@ -1,6 +1,6 @@
 //! [`L3dLoopDetector`]: L3D loop closure (Zhou et al., RA-L 2022) on
 //! cairn-perception's registration, with the descriptor as a swappable
-//! piece ([`LocalDescriptor`]: FPFH today, the DIP network once trained).
+//! piece ([`LocalDescriptor`]: FPFH, or the trained DIP network).
 //!
 //! Per keyframe ([`crate::config::LoopConfig`] holds every threshold):
 //! 1. **Cloud**: back-project every `depth_stride`-th depth pixel (metres;

@@ -153,7 +153,7 @@ impl SlamPipeline {
                 camera.width, camera.height, camera.fx, camera.fy, camera.cx, camera.cy
             );
             let slam = Slam::new(camera, self.config.clone())?;
-            Ok(match loop_detector(self.loop_closure, &self.config) {
+            Ok(match loop_detector(self.loop_closure, &self.config)? {
                 Some(detector) if self.background_loops => {
                     slam.with_loop_detector(Box::new(BackgroundLoopDetector::spawn(Box::new(detector))?))
                 }

@@ -12,15 +12,24 @@
 //! - [`registration`]: RANSAC with the edge-length pre-check and a
 //!   least-squares refit, and the overlap metric.
 //!
-//! The descriptor network (DIP's PointNet, trained by cairn-train) is to
-//! come; everything around it is here and tested.
+//! - [`network`]: DIP's PointNet on canonical patches → 32-D descriptors,
+//!   written as cairn-train layers; [`contrastive`]: the hardest-contrastive
+//!   loss `cairn train l3d` trains it with; [`pairs`]: its training data,
+//!   corresponding patches of two views with a known relative pose;
+//!   [`weights`]: its safetensors + JSON files and the built-in weights.
 
+pub mod contrastive;
 pub mod matching;
+pub mod network;
+pub mod pairs;
 pub mod patch;
 pub mod points;
 pub mod registration;
+pub mod weights;
 
+pub use contrastive::HardestContrastive;
 pub use matching::{Descriptors, mutual_nearest};
+pub use network::{DipConfig, DipNetwork};
 pub use patch::{Patch, canonical_patches, local_frame};
 pub use points::{KeypointSampling, Neighbours, keypoints, voxel_downsample};
 pub use registration::{RansacConfig, Registration, overlap, ransac};
