@@ -33,6 +33,7 @@ use nalgebra::Point3;
 
 use crate::loops::DescriptorArg;
 use crate::slam::{self, LoopArg, SlamArgs, Tracked};
+use crate::viz::VizArgs;
 
 /// Ground-truth overlap above which two keyframes show the same place.
 pub const TRUE_OVERLAP: f64 = 0.3;
@@ -59,6 +60,10 @@ pub struct EvalArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// `--rrd FILE` / `--connect URL`: rerun visualisation of the run with
+    /// loop closure (keyframes, loop edges, trajectories).
+    #[command(flatten)]
+    viz: VizArgs,
 }
 
 /// The scores.
@@ -111,6 +116,8 @@ pub fn run(args: &EvalArgs) -> Result<String> {
         frames: args.frames,
         loop_closure: choice,
         weights: args.weights.clone(),
+        // Only the run with loop closure is recorded.
+        viz: if choice == LoopArg::None { VizArgs::default() } else { args.viz.clone() },
         ..SlamArgs::new(args.dataset.clone(), out.clone())
     };
     let without = slam::track(&slam_args(LoopArg::None))?;

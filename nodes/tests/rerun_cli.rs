@@ -115,6 +115,31 @@ fn slam_rrd_verifies_with_the_matching_viewer() -> Result<()> {
     check_slam_rows(&rows_per_entity(&rrd)?, FRAMES, keyframes_in(&summary)?)
 }
 
+/// `cairn loop eval --rrd` records its run with loop closure (only that
+/// one), and in-process `cairn replay --rrd` records every replayed frame:
+/// the same entities and rows as `cairn slam`'s recording.
+fn loop_eval_and_replay_rrd_record_the_slam_run() -> Result<()> {
+    let dir = scratch_dir("rerun")?;
+    let seq = sequence(&dir)?;
+    let rerun = rerun_cli()?;
+    let rrd = dir.join("eval.rrd");
+    cairn(&["loop", "eval", &s(&seq), "--rrd", &s(&rrd)])?;
+    rerun.run(["rrd", "verify", &s(&rrd)]).context("rerun rrd verify (loop eval)")?;
+    let summary = cairn(&["slam", &s(&seq), "--out", &s(&dir.join("eval-est.tum"))])?;
+    check_slam_rows(&rows_per_entity(&rrd)?, FRAMES, keyframes_in(&summary)?)?;
+    let bag = dir.join("bag");
+    cairn(&["bag", "from-tum", &s(&seq), "--out", &s(&bag)])?;
+    let rrd = dir.join("replay.rrd");
+    cairn(&["replay", &s(&bag), "--out", &s(&dir.join("replay.tum")), "--rrd", &s(&rrd)])?;
+    rerun.run(["rrd", "verify", &s(&rrd)]).context("rerun rrd verify (replay)")?;
+    let rows = rows_per_entity(&rrd)?;
+    for per_frame in ["/world/camera", "/world/camera/image/rgb", "/world/camera/image/depth", "/timings/total_ms"] {
+        let count = rows.get(per_frame).copied().unwrap_or(0);
+        ensure!(count == FRAMES, "replay {per_frame}: {count} rows, expected {FRAMES}: {rows:?}");
+    }
+    Ok(())
+}
+
 fn loop_register_rrd_shows_both_clouds_and_the_matches() -> Result<()> {
     let dir = scratch_dir("rerun")?;
     let (target, source) = (dir.join("target.ply"), dir.join("source.ply"));
@@ -212,6 +237,7 @@ fn main() {
             "rerun/loop_register_rrd_shows_both_clouds_and_the_matches",
             loop_register_rrd_shows_both_clouds_and_the_matches,
         ),
+        trial("rerun/loop_eval_and_replay_rrd_record_the_slam_run", loop_eval_and_replay_rrd_record_the_slam_run),
         trial("rerun/connect_streams_to_a_headless_viewer", connect_streams_to_a_headless_viewer),
     ];
     let trials = trials.into_iter().map(|t| t.with_ignored_flag(missing.is_some())).collect();
