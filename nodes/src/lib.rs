@@ -30,6 +30,7 @@ pub mod loop_eval;
 pub mod loop_log;
 pub mod loops;
 pub mod node;
+pub mod pr_curve;
 pub mod progress;
 pub mod replay;
 pub mod ros;

@@ -27,11 +27,12 @@ use cairn_core::tum::TumDataset;
 use cairn_perception::l3d::Neighbours;
 use cairn_slam::graph::EdgeKind;
 use cairn_slam::loop_detector::keyframe_points;
-use cairn_slam::{LoopOutcome, SlamConfig};
+use cairn_slam::{LoopOutcome, RejectReason, SlamConfig};
 use clap::Args;
 use nalgebra::Point3;
 
 use crate::loops::DescriptorArg;
+use crate::pr_curve::PrPoint;
 use crate::slam::{self, LoopArg, SlamArgs, Tracked};
 use crate::viz::VizArgs;
 
@@ -60,6 +61,10 @@ pub struct EvalArgs {
     /// Print one JSON object.
     #[arg(long)]
     json: bool,
+    /// Draw the precision–recall curve of the loop decisions (overlap
+    /// threshold swept) into this PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pr_curve: Option<PathBuf>,
     /// `--rrd FILE` / `--connect URL`: rerun visualisation of the run with
     /// loop closure (keyframes, loop edges, trajectories).
     #[command(flatten)]
@@ -103,6 +108,8 @@ pub struct LoopScores {
     pub candidates_ms: f64,
     /// Mean cost per keyframe (ms): registration and checks of the candidates.
     pub registration_ms: f64,
+    /// Precision and recall as the overlap threshold varies.
+    pub pr_curve: Vec<PrPoint>,
 }
 
 /// Runs `cairn loop eval`.
@@ -142,6 +149,9 @@ pub fn run(args: &EvalArgs) -> Result<String> {
     scores.describe_ms = mean(|d| d.describe_ms);
     scores.candidates_ms = mean(|d| d.candidates_ms);
     scores.registration_ms = mean(|d| d.registration_ms);
+    if let Some(png) = &args.pr_curve {
+        crate::pr_curve::write_png(&scores.pr_curve, png)?;
+    }
     if args.json {
         return Ok(format!("{}\n", serde_json::to_string(&scores)?));
     }
@@ -202,6 +212,7 @@ fn score(
     let trees: Vec<Option<Neighbours>> = keyframes.iter().map(|k| Neighbours::new(k.points.clone()).ok()).collect();
     let find = |id: usize| keyframes.iter().position(|k| k.id == id);
     let mut scores = LoopScores { keyframes: tracked.loops.0.len(), ..Default::default() };
+    let mut ranked = Vec::new();
     for decision in &tracked.loops.0 {
         let Some(q) = find(decision.keyframe) else { continue };
         let overlap_with = |c: usize| true_overlap(&keyframes[q], &keyframes[c], trees[c].as_ref(), distance);
@@ -209,6 +220,11 @@ fn score(
             (0..keyframes.len()).filter(|&c| keyframes[c].stamp <= keyframes[q].stamp - config.loops.temporal_window_s);
         let positive = eligible.map(overlap_with).any(|o| o > TRUE_OVERLAP);
         scores.positives += usize::from(positive);
+        let overlap_decides =
+            matches!(decision.outcome, LoopOutcome::Accepted | LoopOutcome::Rejected(RejectReason::LowOverlap));
+        if let Some(c) = decision.best.and_then(find).filter(|_| overlap_decides) {
+            ranked.push((decision.overlap, overlap_with(c) > TRUE_OVERLAP));
+        }
         let accepted = (decision.outcome == LoopOutcome::Accepted).then_some(decision.best).flatten();
         let true_positive = match accepted.and_then(find) {
             Some(c) => {
@@ -231,6 +247,7 @@ fn score(
     scores.f1 = 2.0 * scores.precision * scores.recall / (scores.precision + scores.recall).max(1e-12);
     scores.max_loop_error = loop_errors(tracked, &keyframes);
     scores.dropped_by_graph = tracked.loops.1.len();
+    scores.pr_curve = crate::pr_curve::curve(&ranked, scores.positives);
     Ok(scores)
 }
 

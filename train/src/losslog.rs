@@ -165,8 +165,10 @@ pub fn plot(points: &[(f64, f64)]) -> RgbImage {
         let number = |v: f64| if v.abs() >= 1e-3 || v == 0.0 { format!("{v:.4}") } else { format!("{v:.2e}") };
         text(&mut image, (left + 6.0, top + 6.0), &number(y_hi));
         text(&mut image, (left + 6.0, bottom - 16.0), &number(y_lo));
-        text(&mut image, (left, bottom + 10.0), &format!("{x_lo}"));
-        let last = format!("{x_hi}");
+        // Steps print whole; fractions (a recall axis) to three decimals.
+        let axis = |v: f64| if v.fract() == 0.0 { format!("{v}") } else { format!("{v:.3}") };
+        text(&mut image, (left, bottom + 10.0), &axis(x_lo));
+        let last = axis(x_hi);
         text(&mut image, (right - 8.0 * last.len() as f64, bottom + 10.0), &last);
     }
     image
