@@ -11,6 +11,10 @@
 //!   ([`l3d::contrastive`]) on corresponding patches of cairn-sim views
 //!   ([`l3d::pairs`]); its committed weights (models/l3d) are built in
 //!   ([`l3d::DipNetwork::builtin`]).
+//! - [`detection`]: nuScenes detection classes, boxes in the LiDAR and the
+//!   global frame, and the submission file.
+//! - [`cmt`]: the CMT detector (camera + LiDAR tokens → 3D boxes); being
+//!   built, its configuration and tensor contract first.
 //! - [`describe`]: the descriptor as a swappable piece ([`describe::LocalDescriptor`]:
 //!   [`describe::Fpfh`] or [`describe::DipDescriptor`]), clouds described once
 //!   ([`describe::DescribedCloud`]) and registered against each other.
@@ -35,7 +39,9 @@
 //! # Ok::<(), cairn_perception::Error>(())
 //! ```
 
+pub mod cmt;
 pub mod describe;
+pub mod detection;
 pub mod error;
 pub mod fpfh;
 pub mod icp;
