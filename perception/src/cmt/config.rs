@@ -246,7 +246,7 @@ impl CmtConfig {
         if image.cameras == 0 || image.blocks.is_empty() || image.width == 0 || image.fpn_channels == 0 {
             return fail("image", "cameras, blocks, width and fpn_channels must be positive");
         }
-        if image.stride == 0 || image.size.iter().any(|s| *s == 0 || s % image.stride != 0) {
+        if image.stride == 0 || image.size.iter().any(|s| *s == 0 || !s.is_multiple_of(image.stride)) {
             return fail("image.size", "each side must be a positive multiple of image.stride");
         }
         let lidar = &self.lidar;
@@ -256,7 +256,9 @@ impl CmtConfig {
             return fail("lidar.bev_channels", "needs one stage per factor of 2 of bev_stride, plus one");
         }
         let grid = self.pillar_grid();
-        if lidar.pillar_size.iter().any(|s| !(*s > 0.0)) || grid.iter().any(|g| *g == 0 || g % lidar.bev_stride != 0) {
+        if lidar.pillar_size.iter().any(|s| s.is_nan() || *s <= 0.0)
+            || grid.iter().any(|g| *g == 0 || !g.is_multiple_of(lidar.bev_stride))
+        {
             return fail("lidar.pillar_size", "the range must hold a whole number of BEV tokens");
         }
         if lidar.max_pillars == 0 || lidar.max_points == 0 || lidar.pillar_channels == 0 {
@@ -267,7 +269,7 @@ impl CmtConfig {
             return fail("position", "needs depth bins, 0 < depth_start < depth_max and BEV frequencies");
         }
         let d = &self.decoder;
-        if d.layers == 0 || d.heads == 0 || d.dim % d.heads != 0 || d.ffn == 0 || d.queries == 0 {
+        if d.layers == 0 || d.heads == 0 || !d.dim.is_multiple_of(d.heads) || d.ffn == 0 || d.queries == 0 {
             return fail("decoder", "needs layers, queries, an FFN and dim divisible by heads");
         }
         let t = &self.train;
