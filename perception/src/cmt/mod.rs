@@ -48,6 +48,8 @@
 //! # Parts, in reading order
 //! - [`config`]: the presets (`small`, `full`) and their validation.
 
+pub mod boxes;
 pub mod config;
+pub mod matching;
 
 pub use config::{CmtConfig, DecoderConfig, ImageConfig, InferConfig, LidarConfig, PositionConfig, TrainConfig};
