@@ -102,6 +102,19 @@ pub struct TrainConfig {
     pub denoise_groups: usize,
     /// Noise on denoising centres, as a fraction of the box size.
     pub denoise_noise: f64,
+    /// A denoising query whose noise (in half box sizes, the norm of the
+    /// uniform draw in `[−1, 1]³`) exceeds this is trained as background
+    /// (the official `split`, 0.75).
+    #[serde(default = "TrainConfig::default_denoise_split")]
+    pub denoise_split: f64,
+    /// Weight of the denoising losses relative to the matched ones (the
+    /// official `dn_weight`, 1).
+    #[serde(default = "TrainConfig::default_denoise_weight")]
+    pub denoise_weight: f64,
+    /// Weight of an unmatched query in the classification loss's normaliser
+    /// `max(matched + negative_weight · unmatched, 1)` (official: 0.1).
+    #[serde(default = "TrainConfig::default_negative_weight")]
+    pub negative_weight: f64,
 }
 
 /// Inference.
@@ -109,6 +122,22 @@ pub struct TrainConfig {
 pub struct InferConfig {
     /// Boxes kept per sample: the top scores over queries × classes (300).
     pub top_k: usize,
+    /// Boxes whose centre falls outside `[x_min, y_min, z_min, x_max, y_max,
+    /// z_max]` (LiDAR frame, metres) are dropped after the top-k (official
+    /// `post_center_range`: ±61.2 m, ±10 m).
+    #[serde(default = "InferConfig::default_centre_range")]
+    pub centre_range: [f64; 6],
+}
+
+impl InferConfig {
+    /// The official inference: top 300, centres within ±61.2 m, ±10 m.
+    pub fn paper() -> InferConfig {
+        InferConfig { top_k: 300, centre_range: Self::default_centre_range() }
+    }
+
+    fn default_centre_range() -> [f64; 6] {
+        [-61.2, -61.2, -10.0, 61.2, 61.2, 10.0]
+    }
 }
 
 /// The whole CMT configuration (saved inside every checkpoint).
@@ -169,7 +198,7 @@ impl CmtConfig {
             },
             decoder: DecoderConfig { layers: 6, dim: 256, heads: 8, ffn: 1024, queries: 900, class_bias: -2.19 },
             train: TrainConfig::paper(),
-            infer: InferConfig { top_k: 300 },
+            infer: InferConfig::paper(),
         }
     }
 
@@ -277,8 +306,24 @@ impl CmtConfig {
         if !probability(t.drop_images) || !probability(t.drop_points) || t.drop_images + t.drop_points > 1.0 {
             return fail("train.drop_images/drop_points", "must be probabilities summing to at most 1");
         }
+        let finite_non_negative = |v: f64| v.is_finite() && v >= 0.0;
+        let weights_ok =
+            [t.focal_gamma, t.class_weight, t.box_weight, t.denoise_noise, t.denoise_weight, t.negative_weight]
+                .into_iter()
+                .chain(t.code_weights)
+                .all(finite_non_negative);
+        if !weights_ok || !probability(t.focal_alpha) {
+            return fail("train", "loss weights, γ and the denoising noise must be finite and ≥ 0, α in [0, 1]");
+        }
+        if !(t.denoise_split.is_finite() && t.denoise_split > 0.0) {
+            return fail("train.denoise_split", "must be positive");
+        }
         if self.infer.top_k == 0 {
             return fail("infer.top_k", "must be positive");
+        }
+        let c = &self.infer.centre_range;
+        if !(c[3] > c[0] && c[4] > c[1] && c[5] > c[2]) {
+            return fail("infer.centre_range", "needs min < max on every axis");
         }
         Ok(())
     }
@@ -299,7 +344,22 @@ impl TrainConfig {
             drop_points: 0.25,
             denoise_groups: 10,
             denoise_noise: 1.0,
+            denoise_split: Self::default_denoise_split(),
+            denoise_weight: Self::default_denoise_weight(),
+            negative_weight: Self::default_negative_weight(),
         }
+    }
+
+    fn default_denoise_split() -> f64 {
+        0.75
+    }
+
+    fn default_denoise_weight() -> f64 {
+        1.0
+    }
+
+    fn default_negative_weight() -> f64 {
+        0.1
     }
 }
 

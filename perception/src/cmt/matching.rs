@@ -14,6 +14,12 @@
 //! `scipy.optimize.linear_sum_assignment` the official code calls.
 //! Matching reads detached host values; the losses stay differentiable.
 
+use std::collections::BTreeMap;
+
+use cairn_train::host::{HostMap, HostTensor};
+use cairn_train::model::{TensorMap, input};
+use candle_core::DType;
+
 use crate::cmt::boxes::CODE_SIZE;
 use crate::cmt::config::TrainConfig;
 use crate::{Error, Result};
@@ -22,7 +28,10 @@ use crate::{Error, Result};
 /// velocity).
 pub const MATCHED_CODE: usize = 8;
 
-/// One sample's ground truth, in box code (see [`crate::cmt::boxes`]).
+/// One sample's ground truth, in box code (see [`crate::cmt::boxes`]);
+/// a microbatch's travels in the targets map as `gt_codes`, `gt_labels`,
+/// `gt_valid` ([`ground_truth_map`], [`read_targets`]; see
+/// [`crate::cmt::loss`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Targets {
     /// Box codes, one per box.
@@ -162,6 +171,56 @@ fn shortest_augmenting_paths(cost: impl Fn(usize, usize) -> f64, n: usize, m: us
         }
     }
     (1..=m).filter(|c| row_of[*c] != 0).map(|c| (row_of[c] - 1, c - 1)).collect()
+}
+
+/// The ground truth of a microbatch as the targets map's `gt_*` entries.
+pub fn ground_truth_map(samples: &[Targets]) -> Result<HostMap> {
+    let g = samples.iter().map(|s| s.codes.len()).max().unwrap_or(0).max(1);
+    let b = samples.len();
+    let mut codes = HostTensor::zeros(&[b, g, CODE_SIZE]);
+    let mut labels = HostTensor::zeros(&[b, g]);
+    let mut valid = HostTensor::zeros(&[b, g]);
+    for (s, sample) in samples.iter().enumerate() {
+        if sample.codes.len() != sample.labels.len() {
+            return Err(Error::Input("targets: one label per box code".into()));
+        }
+        for (i, (code, label)) in sample.codes.iter().zip(&sample.labels).enumerate() {
+            let row = s * g + i;
+            for (k, value) in code.iter().enumerate() {
+                codes.data[row * CODE_SIZE + k] = *value as f32;
+            }
+            labels.data[row] = *label as f32;
+            valid.data[row] = 1.0;
+        }
+    }
+    Ok(BTreeMap::from([("gt_codes".into(), codes), ("gt_labels".into(), labels), ("gt_valid".into(), valid)]))
+}
+
+/// The per-sample ground truth back from the targets map.
+pub fn read_targets(targets: &TensorMap) -> Result<Vec<Targets>> {
+    let codes = input(targets, "gt_codes")?.to_dtype(DType::F32)?.to_vec3::<f32>()?;
+    let labels = input(targets, "gt_labels")?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+    let valid = input(targets, "gt_valid")?.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+    if labels.len() != codes.len() || valid.len() != codes.len() {
+        return Err(Error::Input("targets: gt_codes, gt_labels and gt_valid disagree on the batch".into()));
+    }
+    let mut samples = Vec::with_capacity(codes.len());
+    for (s, sample_codes) in codes.iter().enumerate() {
+        let mut sample = Targets { codes: Vec::new(), labels: Vec::new() };
+        for (i, code) in sample_codes.iter().enumerate() {
+            let (label, valid) = (labels[s].get(i).copied(), valid[s].get(i).copied());
+            let (Some(label), Some(valid), Ok(code)) = (label, valid, <[f32; CODE_SIZE]>::try_from(code.as_slice()))
+            else {
+                return Err(Error::Input("targets: gt_codes, gt_labels and gt_valid disagree in shape".into()));
+            };
+            if valid > 0.5 {
+                sample.codes.push(code.map(f64::from));
+                sample.labels.push(label as usize);
+            }
+        }
+        samples.push(sample);
+    }
+    Ok(samples)
 }
 
 #[cfg(test)]

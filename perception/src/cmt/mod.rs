@@ -50,6 +50,7 @@
 
 pub mod boxes;
 pub mod config;
+pub mod loss;
 pub mod matching;
 
 pub use config::{CmtConfig, DecoderConfig, ImageConfig, InferConfig, LidarConfig, PositionConfig, TrainConfig};
