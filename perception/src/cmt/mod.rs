@@ -50,6 +50,8 @@
 
 pub mod boxes;
 pub mod config;
+pub mod decode;
+pub mod denoise;
 pub mod loss;
 pub mod matching;
 
