@@ -20,7 +20,7 @@
 //!   the resized and cropped network image (`pad4(cam2img) · lidar2cam`,
 //!   scaled and shifted) and its inverse (computed in f64).
 //! - `pillar_points` `[B, P, M, 9]`: per point x, y, z, intensity, offsets
-//!   from the pillar's point mean (3) and from the pillar's centre (x, y);
+//!   from the pillar's point mean (3) and from the pillar's centre (x, y); intensity divided by 255;
 //!   zeros where absent.
 //! - `pillar_mask` `[B, P, M]`: 1 for a real point.
 //! - `pillar_cells` `[B, P]`: the pillar's cell `row · columns + column` in
@@ -47,12 +47,16 @@
 //!
 //! # Parts, in reading order
 //! - [`config`]: the presets (`small`, `full`) and their validation.
+//! - [`pillars`]: LiDAR pre-processing on the host (pillarisation).
+//! - [`lidar`]: LiDAR tokens (pillar feature net, scatter, BEV backbone).
 
 pub mod boxes;
 pub mod config;
 pub mod decode;
 pub mod denoise;
+pub mod lidar;
 pub mod loss;
 pub mod matching;
+pub mod pillars;
 
 pub use config::{CmtConfig, DecoderConfig, ImageConfig, InferConfig, LidarConfig, PositionConfig, TrainConfig};
