@@ -49,14 +49,34 @@
 //! - [`config`]: the presets (`small`, `full`) and their validation.
 //! - [`pillars`]: LiDAR pre-processing on the host (pillarisation).
 //! - [`lidar`]: LiDAR tokens (pillar feature net, scatter, BEV backbone).
+//! - [`image`]: host-side pre-processing (resize, crop, normalise, the
+//!   matching `lidar2img`/`img2lidar`) → the image inputs.
+//! - [`backbone`]: image backbone + FPN → `image_tokens`.
+//! - [`position`]: image, BEV and query position encodings; the anchors.
+//! - [`decoder`]: the post-norm decoder layers, each with its [`heads`].
+//! - [`model`]: the layers assembled, and [`Cmt`] for inference.
+//!
+//! Intermediate names inside the image branch and between the position
+//! layer and the decoder (see the parts): `image.features`,
+//! `image.level.{k}`; `memory` `[B, Tb + Ti, C]` (`[bev_tokens;
+//! image_tokens]`), `memory_pe`, `query_pe` `[B, Qt, C]`, `reference`
+//! `[B, Qt, 3]` (the anchors, normalised), `query` `[B, Qt, C]`.
 
+pub mod backbone;
 pub mod boxes;
 pub mod config;
 pub mod decode;
+pub mod decoder;
 pub mod denoise;
+pub mod heads;
+pub mod image;
 pub mod lidar;
 pub mod loss;
 pub mod matching;
+pub mod model;
 pub mod pillars;
+pub mod position;
+
+pub use model::Cmt;
 
 pub use config::{CmtConfig, DecoderConfig, ImageConfig, InferConfig, LidarConfig, PositionConfig, TrainConfig};

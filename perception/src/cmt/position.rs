@@ -1,0 +1,264 @@
+//! CMT's coordinate-guided position encodings (paper §3.3, "CMT: position
+//! encodings"; official `_rv_pe`, `pos2embed`, `query_embed`):
+//! - image PE: each image token's pixel centre lifted at `depth_bins` depths
+//!   `d_k = depth_start + k·(depth_max − depth_start)/depth_bins` through
+//!   `img2lidar` (the homogeneous pixel `(u·d, v·d, d, 1)`), normalised by the
+//!   point-cloud range, flattened (3·bins) → MLP (`image_hidden`) → `dim`.
+//!   The official code takes the token's top-left pixel; we take its centre.
+//!   It applies no inverse sigmoid here (PETR does), and neither do we.
+//! - BEV PE: the official `pos2embed` (sine/cosine of `2π·x / (1 + i/F)`,
+//!   `F = bev_frequencies` per axis, `[y; x]`) of the normalised BEV cell
+//!   centres → MLP `4F → dim → dim`.
+//! - query PE: BEV PE MLP of the anchor's xy + Σ over the views that see the
+//!   anchor (in front, inside the image, camera present) of the image PE MLP
+//!   of the anchor projected into the view and lifted along the depth bins.
+//!
+//! One layer, since the MLPs are shared between tokens and queries. It owns
+//! the learnable anchors `[Q, 3]` in `[0, 1]³`, stored as an offset from a
+//! fixed uniform draw (`anchors.delta`, zero at start: the same optimisation
+//! as the official uniform-initialised embedding, as cairn-train
+//! initialises with zeros, ones or normals only), and prepends the
+//! `denoise_anchors` (Dn first). It consumes `image_tokens`, `bev_tokens`,
+//! the camera matrices, `image_valid` and `denoise_anchors`; it writes
+//! `memory` `[B, Tb + Ti, C]` (`[bev_tokens; image_tokens]`), `memory_pe`
+//! (their PEs), `query_pe` `[B, Qt, C]` and `reference` `[B, Qt, 3]`.
+
+use std::f64::consts::PI;
+
+use cairn_train::Result as TrainResult;
+use cairn_train::model::{Init, Layer, LayerCtx, LayerOutput, ParamSpec, TensorMap, input};
+use candle_core::{D, Tensor};
+
+use super::CmtConfig;
+use super::model::{bad_weights, linear, pass_through};
+
+/// The seed of the fixed uniform anchor draw (part of the architecture:
+/// weights store offsets from it).
+const ANCHOR_SEED: u64 = 0xC377_A9C4;
+
+/// The fixed uniform draw in `[0, 1)³` the learnable anchors start from.
+pub fn anchor_base(queries: usize) -> Vec<f32> {
+    cairn_train::host::uniform(queries * 3, ANCHOR_SEED)
+}
+
+/// The depth bins (metres).
+pub fn depths(config: &CmtConfig) -> Vec<f64> {
+    let p = &config.position;
+    let step = (p.depth_max - p.depth_start) / p.depth_bins as f64;
+    (0..p.depth_bins).map(|k| p.depth_start + k as f64 * step).collect()
+}
+
+/// Pixel centres `(u, v)` of the image tokens of one camera, row-major.
+pub fn token_pixels(config: &CmtConfig) -> Vec<[f64; 2]> {
+    let [columns, rows] = config.image_grid();
+    let stride = config.image.stride as f64;
+    let centre = |i: usize| (i as f64 + 0.5) * stride;
+    (0..rows).flat_map(|r| (0..columns).map(move |c| [centre(c), centre(r)])).collect()
+}
+
+/// Points in the LiDAR frame normalised by the point-cloud range:
+/// `(p − min) / (max − min)` on the last axis of `points` `[.., 3]`.
+fn normalise(points: &Tensor, range: &[f64; 6]) -> TrainResult<Tensor> {
+    let (dtype, device) = (points.dtype(), points.device());
+    let min = Tensor::new(&range[..3], device)?.to_dtype(dtype)?;
+    let extent: Vec<f64> = (0..3).map(|i| range[i + 3] - range[i]).collect();
+    let extent = Tensor::new(extent.as_slice(), device)?.to_dtype(dtype)?;
+    Ok(points.broadcast_sub(&min)?.broadcast_div(&extent)?)
+}
+
+/// Lifts homogeneous image points `pixels` `[.., P, 4]` = `(u·d, v·d, d, 1)`
+/// through `img2lidar` `[.., 4, 4]` (same leading dims) into normalised
+/// LiDAR points `[.., P, 3]`.
+pub fn lift(pixels: &Tensor, img2lidar: &Tensor, range: &[f64; 6]) -> TrainResult<Tensor> {
+    let points = pixels.broadcast_matmul(&img2lidar.t()?)?; // [.., P, 4]
+    normalise(&points.narrow(D::Minus1, 0, 3)?, range)
+}
+
+/// The image tokens' lifted points, `[B, N, T, bins, 3]` normalised
+/// (before the MLP), from `img2lidar` `[B, N, 4, 4]`.
+pub fn image_token_points(config: &CmtConfig, img2lidar: &Tensor) -> TrainResult<Tensor> {
+    let (b, n, _, _) = img2lidar.dims4()?;
+    let depths = depths(config);
+    let pixels = token_pixels(config);
+    let mut homogeneous = Vec::with_capacity(pixels.len() * depths.len() * 4);
+    for [u, v] in &pixels {
+        for d in &depths {
+            homogeneous.extend([u * d, v * d, *d, 1.0]);
+        }
+    }
+    let rows = pixels.len() * depths.len();
+    let homogeneous =
+        Tensor::from_vec(homogeneous, (1, 1, rows, 4), img2lidar.device())?.to_dtype(img2lidar.dtype())?;
+    let points = lift(&homogeneous, img2lidar, &config.point_cloud_range)?; // [B, N, T·bins, 3]
+    Ok(points.reshape((b, n, pixels.len(), depths.len(), 3))?)
+}
+
+/// The anchors' projections into every view and their lifted points:
+/// anchors `[B, Qt, 3]` normalised → (points `[B, N, Qt, bins, 3]`
+/// normalised, visible `[B, N, Qt]` as 0/1). As the official code, the
+/// division by the projected depth uses a detached depth.
+pub fn query_points(
+    config: &CmtConfig,
+    anchors: &Tensor,
+    lidar2img: &Tensor,
+    img2lidar: &Tensor,
+) -> TrainResult<(Tensor, Tensor)> {
+    let (dtype, device) = (anchors.dtype(), anchors.device());
+    let range = &config.point_cloud_range;
+    let (b, n, _, _) = lidar2img.dims4()?;
+    let qt = anchors.dim(1)?;
+    let extent: Vec<f64> = (0..3).map(|i| range[i + 3] - range[i]).collect();
+    let min = Tensor::new(&range[..3], device)?.to_dtype(dtype)?;
+    let metres =
+        anchors.broadcast_mul(&Tensor::new(extent.as_slice(), device)?.to_dtype(dtype)?)?.broadcast_add(&min)?;
+    let ones = Tensor::ones((b, qt, 1), dtype, device)?;
+    let homogeneous = Tensor::cat(&[&metres, &ones], 2)?.unsqueeze(1)?; // [B, 1, Qt, 4]
+    let projected = homogeneous.broadcast_matmul(&lidar2img.t()?)?; // [B, N, Qt, 4]
+    let depth = projected.narrow(3, 2, 1)?.detach(); // [B, N, Qt, 1]
+    let front = depth.gt(0.0)?.to_dtype(dtype)?;
+    let safe = (depth + ((&front * 2.0)? - 1.0)? * 1e-6)?; // ±1e-6 away from 0, as official
+    let uvw = projected.narrow(3, 0, 3)?.broadcast_div(&safe)?; // [B, N, Qt, 3]: (u, v, 1)
+    let [width, height] = config.image.size.map(|s| s as f64);
+    let (u, v) = (uvw.narrow(3, 0, 1)?, uvw.narrow(3, 1, 1)?);
+    let inside = (u.ge(0.0)?.to_dtype(dtype)? * u.lt(width)?.to_dtype(dtype)?)?
+        .mul(&(v.ge(0.0)?.to_dtype(dtype)? * v.lt(height)?.to_dtype(dtype)?)?)?;
+    let visible = (inside * front)?; // [B, N, Qt, 1]
+    // Zero the pixels of unseen views so that their (masked) lift stays finite.
+    let uvw = uvw.broadcast_mul(&visible)?;
+    let depths = Tensor::new(depths(config).as_slice(), device)?.to_dtype(dtype)?;
+    let bins = depths.dim(0)?;
+    let scaled = uvw.unsqueeze(3)?.broadcast_mul(&depths.reshape((1, 1, 1, bins, 1))?)?; // [B, N, Qt, bins, 3]
+    let ones = Tensor::ones((b, n, qt, bins, 1), dtype, device)?;
+    let lifted = Tensor::cat(&[&scaled, &ones], 4)?.reshape((b, n, qt * bins, 4))?;
+    let points = lift(&lifted, img2lidar, range)?.reshape((b, n, qt, bins, 3))?;
+    Ok((points, visible.squeeze(3)?))
+}
+
+/// The official `pos2embed`: `pos` `[.., 2]` in `[0, 1]` → `[.., 4F]`,
+/// `[y; x]`, each `(sin, cos)` of `2π·p / (1 + i/F)` for `i` in `0..F`,
+/// interleaved.
+pub fn pos2embed(pos: &Tensor, frequencies: usize) -> TrainResult<Tensor> {
+    let (dtype, device) = (pos.dtype(), pos.device());
+    let scale: Vec<f64> = (0..frequencies).map(|i| 2.0 * PI / (1.0 + i as f64 / frequencies as f64)).collect();
+    let scale = Tensor::new(scale.as_slice(), device)?.to_dtype(dtype)?; // [F]
+    let axis = |i: usize| -> TrainResult<Tensor> {
+        let angles = pos.narrow(D::Minus1, i, 1)?.broadcast_mul(&scale)?; // [.., F]
+        let pairs = Tensor::stack(&[angles.sin()?, angles.cos()?], D::Minus1)?; // [.., F, 2]
+        Ok(pairs.flatten_from(pairs.rank() - 2)?) // [.., 2F]
+    };
+    Ok(Tensor::cat(&[axis(1)?, axis(0)?], D::Minus1)?)
+}
+
+/// Normalised BEV token centres `[Tb, 2]` (x, y), row-major over rows (y).
+pub fn bev_centres(config: &CmtConfig) -> Vec<f32> {
+    let [columns, rows] = config.bev_grid();
+    let centre = |i: usize, n: usize| ((i as f64 + 0.5) / n as f64) as f32;
+    (0..rows).flat_map(|r| (0..columns).flat_map(move |c| [centre(c, columns), centre(r, rows)])).collect()
+}
+
+/// The position-encoding layer (see the module doc).
+#[derive(Debug, Clone)]
+pub struct PositionLayer {
+    config: CmtConfig,
+}
+
+impl PositionLayer {
+    /// The layer for a configuration.
+    pub fn new(config: &CmtConfig) -> Self {
+        PositionLayer { config: config.clone() }
+    }
+
+    /// Two-layer MLP with a ReLU between.
+    fn mlp(x: &Tensor, w: &[Tensor]) -> TrainResult<Tensor> {
+        linear(&linear(x, &w[0], &w[1])?.relu()?, &w[2], &w[3])
+    }
+
+    /// The anchors `[B, Qt, 3]`: denoising anchors first, then the learnable.
+    fn anchors(&self, delta: &Tensor, inputs: &TensorMap, b: usize) -> TrainResult<Tensor> {
+        let q = self.config.decoder.queries;
+        let base = Tensor::from_vec(anchor_base(q), (q, 3), delta.device())?.to_dtype(delta.dtype())?;
+        let learnable = (base + delta)?.unsqueeze(0)?.broadcast_as((b, q, 3))?;
+        match inputs.get("denoise_anchors") {
+            Some(dn) if dn.dim(1)? > 0 => {
+                Ok(Tensor::cat(&[&dn.to_dtype(delta.dtype())?, &learnable.contiguous()?], 1)?)
+            }
+            _ => Ok(learnable.contiguous()?),
+        }
+    }
+
+    /// Image PE `[B, N·T, C]` of the image tokens.
+    fn image_pe(&self, img2lidar: &Tensor, mlp: &[Tensor]) -> TrainResult<Tensor> {
+        let points = image_token_points(&self.config, img2lidar)?; // [B, N, T, bins, 3]
+        let (b, n, t, bins, _) = points.dims5()?;
+        Self::mlp(&points.reshape((b, n * t, bins * 3))?, mlp)
+    }
+
+    /// Query PE `[B, Qt, C]`.
+    fn query_pe(&self, anchors: &Tensor, inputs: &TensorMap, image: &[Tensor], bev: &[Tensor]) -> TrainResult<Tensor> {
+        let bev_pe = Self::mlp(&pos2embed(&anchors.narrow(2, 0, 2)?, self.config.position.bev_frequencies)?, bev)?;
+        let (lidar2img, img2lidar) = (input(inputs, "lidar2img")?, input(inputs, "img2lidar")?);
+        let (points, visible) = query_points(&self.config, anchors, lidar2img, img2lidar)?;
+        let (b, n, qt, bins, _) = points.dims5()?;
+        let valid = input(inputs, "image_valid")?.to_dtype(anchors.dtype())?.reshape((b, n, 1))?;
+        let mask = visible.broadcast_mul(&valid)?.unsqueeze(3)?; // [B, N, Qt, 1]
+        let image_pe = Self::mlp(&points.reshape((b, n, qt, bins * 3))?, image)?; // [B, N, Qt, C]
+        Ok((bev_pe + image_pe.broadcast_mul(&mask)?.sum(1)?)?)
+    }
+}
+
+impl Layer for PositionLayer {
+    fn kind(&self) -> &str {
+        "cmt-position"
+    }
+
+    fn params(&self) -> Vec<ParamSpec> {
+        let p = &self.config.position;
+        let dim = self.config.decoder.dim;
+        let (bins3, hidden, f4) = (3 * p.depth_bins, p.image_hidden, 4 * p.bev_frequencies);
+        let he = |fan_in: usize| Init::Normal((2.0 / fan_in as f32).sqrt());
+        let plain = |fan_in: usize| Init::Normal((1.0 / fan_in as f32).sqrt());
+        vec![
+            ParamSpec::new("anchors.delta", &[self.config.decoder.queries, 3], Init::Zeros),
+            ParamSpec::new("image_pe.w1", &[bins3, hidden], he(bins3)),
+            ParamSpec::new("image_pe.b1", &[hidden], Init::Zeros),
+            ParamSpec::new("image_pe.w2", &[hidden, dim], plain(hidden)),
+            ParamSpec::new("image_pe.b2", &[dim], Init::Zeros),
+            ParamSpec::new("bev_pe.w1", &[f4, dim], he(f4)),
+            ParamSpec::new("bev_pe.b1", &[dim], Init::Zeros),
+            ParamSpec::new("bev_pe.w2", &[dim, dim], plain(dim)),
+            ParamSpec::new("bev_pe.b2", &[dim], Init::Zeros),
+        ]
+    }
+
+    fn forward(&self, weights: &[Tensor], inputs: &TensorMap, _ctx: LayerCtx) -> TrainResult<LayerOutput> {
+        if weights.len() != 9 {
+            return Err(bad_weights("cmt position", 9, weights.len()));
+        }
+        let (delta, image, bev) = (&weights[0], &weights[1..5], &weights[5..9]);
+        let image_tokens = input(inputs, "image_tokens")?; // [B, N·T, C]
+        let b = image_tokens.dim(0)?;
+        let anchors = self.anchors(delta, inputs, b)?; // [B, Qt, 3]
+        let image_pe = self.image_pe(&input(inputs, "img2lidar")?.to_dtype(delta.dtype())?, image)?;
+        let (memory, memory_pe) = match inputs.get("bev_tokens") {
+            Some(bev_tokens) => {
+                let tb = bev_tokens.dim(1)?;
+                let centres = Tensor::from_vec(bev_centres(&self.config), (tb, 2), delta.device())?;
+                let bev_pe = Self::mlp(
+                    &pos2embed(&centres.to_dtype(delta.dtype())?, self.config.position.bev_frequencies)?,
+                    bev,
+                )?;
+                let bev_pe = bev_pe.unsqueeze(0)?.broadcast_as((b, tb, bev_pe.dim(1)?))?.contiguous()?;
+                (Tensor::cat(&[bev_tokens, image_tokens], 1)?, Tensor::cat(&[&bev_pe, &image_pe], 1)?)
+            }
+            None => (image_tokens.clone(), image_pe),
+        };
+        let query_pe = self.query_pe(&anchors, inputs, image, bev)?;
+        let consumed = ["image_tokens", "bev_tokens", "lidar2img", "img2lidar", "image_valid", "denoise_anchors"];
+        let mut outputs = pass_through(inputs, &consumed);
+        outputs.insert("memory".into(), memory);
+        outputs.insert("memory_pe".into(), memory_pe);
+        outputs.insert("query_pe".into(), query_pe);
+        outputs.insert("reference".into(), anchors);
+        Ok(LayerOutput { outputs, aux_loss: None })
+    }
+}
