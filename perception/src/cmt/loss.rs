@@ -68,7 +68,8 @@ impl Objective for CmtLoss {
     }
 }
 
-fn to_train(error: Error) -> cairn_train::Error {
+/// A crate error as cairn-train's (the trainer's traits return it).
+pub(crate) fn to_train(error: Error) -> cairn_train::Error {
     match error {
         Error::Train(inner) => inner,
         Error::Tensor(inner) => cairn_train::Error::Tensor(inner),

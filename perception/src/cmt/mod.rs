@@ -63,6 +63,7 @@
 //! `[B, Qt, 3]` (the anchors, normalised), `query` `[B, Qt, C]`.
 
 pub mod backbone;
+pub mod batch;
 pub mod boxes;
 pub mod config;
 pub mod decode;
