@@ -53,6 +53,7 @@
 //! - [`position`]: image, BEV and query position encodings; the anchors.
 //! - [`decoder`]: the post-norm decoder layers, each with its [`heads`].
 //! - [`model`]: the layers assembled, and [`Cmt`] for inference.
+//! - [`weights`]: `cmt.safetensors` + `cmt.json`, load and save.
 //!
 //! Intermediate names inside the image branch and between the position
 //! layer and the decoder (see the parts): `image.features`,
@@ -67,6 +68,7 @@ pub mod heads;
 pub mod image;
 pub mod model;
 pub mod position;
+pub mod weights;
 
 pub use model::Cmt;
 
