@@ -50,6 +50,7 @@
 //! - [`image`]: host-side pre-processing (resize, crop, normalise, the
 //!   matching `lidar2img`/`img2lidar`) → the image inputs.
 //! - [`backbone`]: image backbone + FPN → `image_tokens`.
+//! - [`lifting`]: pixels and anchors lifted along camera rays.
 //! - [`position`]: image, BEV and query position encodings; the anchors.
 //! - [`decoder`]: the post-norm decoder layers, each with its [`heads`].
 //! - [`model`]: the layers assembled, and [`Cmt`] for inference.
@@ -66,6 +67,7 @@ pub mod config;
 pub mod decoder;
 pub mod heads;
 pub mod image;
+pub mod lifting;
 pub mod model;
 pub mod position;
 pub mod weights;
