@@ -183,3 +183,66 @@ impl Layer for DecoderLayer {
 pub fn layers(config: &CmtConfig) -> Vec<Box<dyn Layer>> {
     (0..config.decoder.layers).map(|l| Box::new(DecoderLayer::new(config, l)) as Box<dyn Layer>).collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::cmt::model::tests::{ring_inputs, small_network};
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn attention_ignores_masked_keys() {
+        let cpu = &Device::Cpu;
+        let (c, heads) = (8, 2);
+        let w: Vec<Tensor> = (0..8)
+            .map(|i| if i % 2 == 0 { Tensor::randn(0f32, 0.5, (c, c), cpu) } else { Tensor::randn(0f32, 0.1, c, cpu) })
+            .collect::<candle_core::Result<_>>()
+            .unwrap();
+        let x = Tensor::randn(0f32, 1.0, (1, 4, c), cpu).unwrap();
+        // Query 0 may not see keys 2 and 3.
+        let mut mask = vec![0f32; 16];
+        mask[2] = -1e9;
+        mask[3] = -1e9;
+        let mask = Tensor::from_vec(mask, (4, 4), cpu).unwrap();
+        let changed =
+            Tensor::cat(&[x.narrow(1, 0, 2).unwrap(), Tensor::randn(0f32, 1.0, (1, 2, c), cpu).unwrap()], 1).unwrap();
+        let row = |keys: &Tensor, q: usize| {
+            let y = attention(&x, keys, keys, &w, heads, Some(&mask)).unwrap();
+            y.narrow(1, q, 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        };
+        assert_eq!(row(&x, 0), row(&changed, 0), "masked keys do not reach query 0");
+        assert_ne!(row(&x, 1), row(&changed, 1), "query 1 sees them");
+    }
+
+    #[test]
+    fn anchor_queries_do_not_see_masked_denoising_queries() {
+        let net = small_network();
+        let config = net.config().clone();
+        let (dn, q) = (4, config.decoder.queries);
+        let qt = dn + q;
+        // The official mask: anchor queries may not see the denoising ones.
+        let mut mask = vec![0f32; qt * qt];
+        for row in dn..qt {
+            mask[row * qt..row * qt + dn].fill(-1e9);
+        }
+        let mask = Tensor::from_vec(mask, (qt, qt), &Device::Cpu).unwrap();
+        let run = |dn_anchors: Tensor, mask: &Tensor| {
+            let mut inputs = ring_inputs(&config, 1, dn);
+            inputs.insert("images".into(), Tensor::ones(inputs["images"].dims(), DType::F32, &Device::Cpu).unwrap());
+            inputs.insert("denoise_anchors".into(), dn_anchors);
+            inputs.insert("attention_mask".into(), mask.clone());
+            let out = net.forward(inputs).unwrap();
+            let last = format!("class.{}", config.decoder.layers - 1);
+            out[&last].narrow(1, dn, q).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        };
+        let (a, b) = (
+            Tensor::full(0.3f32, (1, dn, 3), &Device::Cpu).unwrap(),
+            Tensor::full(0.7f32, (1, dn, 3), &Device::Cpu).unwrap(),
+        );
+        let differ = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| (p - q).abs()).fold(0.0f32, f32::max);
+        assert!(differ(&run(a.clone(), &mask), &run(b.clone(), &mask)) < 1e-6, "masked: anchor outputs unchanged");
+        let open = mask.zeros_like().unwrap();
+        assert!(differ(&run(a, &open), &run(b, &open)) > 1e-4, "unmasked: the denoising queries reach them");
+    }
+}

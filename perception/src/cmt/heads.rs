@@ -114,3 +114,59 @@ pub fn forward(
     let code = decode_box(&center, &height, &dims, &rot, &vel, reference, &config.point_cloud_range)?;
     Ok((logits, code))
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    const RANGE: [f64; 6] = [-54.0, -54.0, -5.0, 54.0, 54.0, 3.0];
+
+    #[test]
+    fn a_zero_offset_lands_on_the_reference_in_metres() {
+        let cpu = &Device::Cpu;
+        let reference = Tensor::new(&[[0.5f64, 0.75, 0.25]], cpu).unwrap();
+        let zeros = |n: usize| Tensor::zeros((1, n), candle_core::DType::F64, cpu).unwrap();
+        let dims = Tensor::new(&[[0.1f64, 0.2, 0.3]], cpu).unwrap();
+        let rot = Tensor::new(&[[0.6f64, 0.8]], cpu).unwrap();
+        let vel = Tensor::new(&[[1.0f64, -1.0]], cpu).unwrap();
+        let code = decode_box(&zeros(2), &zeros(1), &dims, &rot, &vel, &reference, &RANGE).unwrap();
+        let code = code.to_vec2::<f64>().unwrap()[0].clone();
+        let expected = [0.0, 27.0, 0.1, 0.2, -3.0, 0.3, 0.6, 0.8, 1.0, -1.0];
+        for (a, b) in code.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-9, "{code:?}");
+        }
+        let x = Tensor::new(&[0.1f64, 0.5, 0.9], cpu).unwrap();
+        let back = sigmoid(&inverse_sigmoid(&x).unwrap()).unwrap().to_vec1::<f64>().unwrap();
+        assert!(back.iter().zip([0.1, 0.5, 0.9]).all(|(a, b)| (a - b).abs() < 1e-12), "{back:?}");
+    }
+
+    #[test]
+    fn the_box_denormalisation_gradient_matches_central_differences() {
+        let cpu = &Device::Cpu;
+        let values = [0.3f64, -0.2, 0.1, 0.62, 0.41, 0.77];
+        let code_weights = Tensor::new(&[[2.0f64, 1.5, 0.0, 0.0, -1.0, 0.0, 0.0, 0.0, 0.0, 0.0]], cpu).unwrap();
+        let fixed = |n: usize| Tensor::ones((1, n), candle_core::DType::F64, cpu).unwrap();
+        // (centre offset 2, height offset 1, reference 3) → Σ weights ⊙ code.
+        let f = |v: &Tensor| -> Tensor {
+            let (center, height, reference) =
+                (v.narrow(1, 0, 2).unwrap(), v.narrow(1, 2, 1).unwrap(), v.narrow(1, 3, 3).unwrap());
+            let code = decode_box(&center, &height, &fixed(3), &fixed(2), &fixed(2), &reference, &RANGE).unwrap();
+            (code * &code_weights).unwrap().sum_all().unwrap()
+        };
+        let var = Var::from_tensor(&Tensor::new(&[values], cpu).unwrap()).unwrap();
+        let grads = f(var.as_tensor()).backward().unwrap();
+        let analytic = grads.get(var.as_tensor()).unwrap().flatten_all().unwrap().to_vec1::<f64>().unwrap();
+        let h = 1e-6;
+        for i in 0..values.len() {
+            let (mut plus, mut minus) = (values, values);
+            plus[i] += h;
+            minus[i] -= h;
+            let at = |v: [f64; 6]| f(&Tensor::new(&[v], cpu).unwrap()).to_scalar::<f64>().unwrap();
+            let numeric = (at(plus) - at(minus)) / (2.0 * h);
+            assert!((analytic[i] - numeric).abs() < 1e-5 * (1.0 + numeric.abs()), "{i}: {} vs {numeric}", analytic[i]);
+        }
+        assert!(analytic.iter().all(|g| g.abs() > 1e-3), "every input moves the centre: {analytic:?}");
+    }
+}

@@ -52,9 +52,11 @@
 //! - [`image`]: host-side pre-processing (resize, crop, normalise, the
 //!   matching `lidar2img`/`img2lidar`) → the image inputs.
 //! - [`backbone`]: image backbone + FPN → `image_tokens`.
+//! - [`lifting`]: pixels and anchors lifted along camera rays.
 //! - [`position`]: image, BEV and query position encodings; the anchors.
 //! - [`decoder`]: the post-norm decoder layers, each with its [`heads`].
 //! - [`model`]: the layers assembled, and [`Cmt`] for inference.
+//! - [`weights`]: `cmt.safetensors` + `cmt.json`, load and save.
 //!
 //! Intermediate names inside the image branch and between the position
 //! layer and the decoder (see the parts): `image.features`,
@@ -72,11 +74,13 @@ pub mod denoise;
 pub mod heads;
 pub mod image;
 pub mod lidar;
+pub mod lifting;
 pub mod loss;
 pub mod matching;
 pub mod model;
 pub mod pillars;
 pub mod position;
+pub mod weights;
 
 pub use model::Cmt;
 

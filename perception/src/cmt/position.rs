@@ -18,7 +18,9 @@
 //! fixed uniform draw (`anchors.delta`, zero at start: the same optimisation
 //! as the official uniform-initialised embedding, as cairn-train
 //! initialises with zeros, ones or normals only), and prepends the
-//! `denoise_anchors` (Dn first). It consumes `image_tokens`, `bev_tokens`,
+//! `denoise_anchors` (Dn first). A missing camera's image tokens and a
+//! point-less sample's BEV tokens (`pillar_valid` all 0) are zeroed here,
+//! their position encodings kept (the official masked-modal training). It consumes `image_tokens`, `bev_tokens`,
 //! the camera matrices, `image_valid` and `denoise_anchors`; it writes
 //! `memory` `[B, Tb + Ti, C]` (`[bev_tokens; image_tokens]`), `memory_pe`
 //! (their PEs), `query_pe` `[B, Qt, C]` and `reference` `[B, Qt, 3]`.
@@ -30,6 +32,7 @@ use cairn_train::model::{Init, Layer, LayerCtx, LayerOutput, ParamSpec, TensorMa
 use candle_core::{D, Tensor};
 
 use super::CmtConfig;
+use super::lifting::{image_token_points, query_points};
 use super::model::{bad_weights, linear, pass_through};
 
 /// The seed of the fixed uniform anchor draw (part of the architecture:
@@ -39,99 +42,6 @@ const ANCHOR_SEED: u64 = 0xC377_A9C4;
 /// The fixed uniform draw in `[0, 1)³` the learnable anchors start from.
 pub fn anchor_base(queries: usize) -> Vec<f32> {
     cairn_train::host::uniform(queries * 3, ANCHOR_SEED)
-}
-
-/// The depth bins (metres).
-pub fn depths(config: &CmtConfig) -> Vec<f64> {
-    let p = &config.position;
-    let step = (p.depth_max - p.depth_start) / p.depth_bins as f64;
-    (0..p.depth_bins).map(|k| p.depth_start + k as f64 * step).collect()
-}
-
-/// Pixel centres `(u, v)` of the image tokens of one camera, row-major.
-pub fn token_pixels(config: &CmtConfig) -> Vec<[f64; 2]> {
-    let [columns, rows] = config.image_grid();
-    let stride = config.image.stride as f64;
-    let centre = |i: usize| (i as f64 + 0.5) * stride;
-    (0..rows).flat_map(|r| (0..columns).map(move |c| [centre(c), centre(r)])).collect()
-}
-
-/// Points in the LiDAR frame normalised by the point-cloud range:
-/// `(p − min) / (max − min)` on the last axis of `points` `[.., 3]`.
-fn normalise(points: &Tensor, range: &[f64; 6]) -> TrainResult<Tensor> {
-    let (dtype, device) = (points.dtype(), points.device());
-    let min = Tensor::new(&range[..3], device)?.to_dtype(dtype)?;
-    let extent: Vec<f64> = (0..3).map(|i| range[i + 3] - range[i]).collect();
-    let extent = Tensor::new(extent.as_slice(), device)?.to_dtype(dtype)?;
-    Ok(points.broadcast_sub(&min)?.broadcast_div(&extent)?)
-}
-
-/// Lifts homogeneous image points `pixels` `[.., P, 4]` = `(u·d, v·d, d, 1)`
-/// through `img2lidar` `[.., 4, 4]` (same leading dims) into normalised
-/// LiDAR points `[.., P, 3]`.
-pub fn lift(pixels: &Tensor, img2lidar: &Tensor, range: &[f64; 6]) -> TrainResult<Tensor> {
-    let points = pixels.broadcast_matmul(&img2lidar.t()?)?; // [.., P, 4]
-    normalise(&points.narrow(D::Minus1, 0, 3)?, range)
-}
-
-/// The image tokens' lifted points, `[B, N, T, bins, 3]` normalised
-/// (before the MLP), from `img2lidar` `[B, N, 4, 4]`.
-pub fn image_token_points(config: &CmtConfig, img2lidar: &Tensor) -> TrainResult<Tensor> {
-    let (b, n, _, _) = img2lidar.dims4()?;
-    let depths = depths(config);
-    let pixels = token_pixels(config);
-    let mut homogeneous = Vec::with_capacity(pixels.len() * depths.len() * 4);
-    for [u, v] in &pixels {
-        for d in &depths {
-            homogeneous.extend([u * d, v * d, *d, 1.0]);
-        }
-    }
-    let rows = pixels.len() * depths.len();
-    let homogeneous =
-        Tensor::from_vec(homogeneous, (1, 1, rows, 4), img2lidar.device())?.to_dtype(img2lidar.dtype())?;
-    let points = lift(&homogeneous, img2lidar, &config.point_cloud_range)?; // [B, N, T·bins, 3]
-    Ok(points.reshape((b, n, pixels.len(), depths.len(), 3))?)
-}
-
-/// The anchors' projections into every view and their lifted points:
-/// anchors `[B, Qt, 3]` normalised → (points `[B, N, Qt, bins, 3]`
-/// normalised, visible `[B, N, Qt]` as 0/1). As the official code, the
-/// division by the projected depth uses a detached depth.
-pub fn query_points(
-    config: &CmtConfig,
-    anchors: &Tensor,
-    lidar2img: &Tensor,
-    img2lidar: &Tensor,
-) -> TrainResult<(Tensor, Tensor)> {
-    let (dtype, device) = (anchors.dtype(), anchors.device());
-    let range = &config.point_cloud_range;
-    let (b, n, _, _) = lidar2img.dims4()?;
-    let qt = anchors.dim(1)?;
-    let extent: Vec<f64> = (0..3).map(|i| range[i + 3] - range[i]).collect();
-    let min = Tensor::new(&range[..3], device)?.to_dtype(dtype)?;
-    let metres =
-        anchors.broadcast_mul(&Tensor::new(extent.as_slice(), device)?.to_dtype(dtype)?)?.broadcast_add(&min)?;
-    let ones = Tensor::ones((b, qt, 1), dtype, device)?;
-    let homogeneous = Tensor::cat(&[&metres, &ones], 2)?.unsqueeze(1)?; // [B, 1, Qt, 4]
-    let projected = homogeneous.broadcast_matmul(&lidar2img.t()?)?; // [B, N, Qt, 4]
-    let depth = projected.narrow(3, 2, 1)?.detach(); // [B, N, Qt, 1]
-    let front = depth.gt(0.0)?.to_dtype(dtype)?;
-    let safe = (depth + ((&front * 2.0)? - 1.0)? * 1e-6)?; // ±1e-6 away from 0, as official
-    let uvw = projected.narrow(3, 0, 3)?.broadcast_div(&safe)?; // [B, N, Qt, 3]: (u, v, 1)
-    let [width, height] = config.image.size.map(|s| s as f64);
-    let (u, v) = (uvw.narrow(3, 0, 1)?, uvw.narrow(3, 1, 1)?);
-    let inside = (u.ge(0.0)?.to_dtype(dtype)? * u.lt(width)?.to_dtype(dtype)?)?
-        .mul(&(v.ge(0.0)?.to_dtype(dtype)? * v.lt(height)?.to_dtype(dtype)?)?)?;
-    let visible = (inside * front)?; // [B, N, Qt, 1]
-    // Zero the pixels of unseen views so that their (masked) lift stays finite.
-    let uvw = uvw.broadcast_mul(&visible)?;
-    let depths = Tensor::new(depths(config).as_slice(), device)?.to_dtype(dtype)?;
-    let bins = depths.dim(0)?;
-    let scaled = uvw.unsqueeze(3)?.broadcast_mul(&depths.reshape((1, 1, 1, bins, 1))?)?; // [B, N, Qt, bins, 3]
-    let ones = Tensor::ones((b, n, qt, bins, 1), dtype, device)?;
-    let lifted = Tensor::cat(&[&scaled, &ones], 4)?.reshape((b, n, qt * bins, 4))?;
-    let points = lift(&lifted, img2lidar, range)?.reshape((b, n, qt, bins, 3))?;
-    Ok((points, visible.squeeze(3)?))
 }
 
 /// The official `pos2embed`: `pos` `[.., 2]` in `[0, 1]` → `[.., 4F]`,
@@ -154,6 +64,27 @@ pub fn bev_centres(config: &CmtConfig) -> Vec<f32> {
     let [columns, rows] = config.bev_grid();
     let centre = |i: usize, n: usize| ((i as f64 + 0.5) / n as f64) as f32;
     (0..rows).flat_map(|r| (0..columns).flat_map(move |c| [centre(c, columns), centre(r, rows)])).collect()
+}
+
+/// The image tokens `[B, N·T, C]` with a missing camera's tokens zeroed,
+/// and the BEV tokens (when the LiDAR branch ran) zeroed for a sample
+/// without pillars — the official masked-modal training zeroes the
+/// dropped modality's features and keeps their position encodings.
+fn present_tokens(inputs: &TensorMap) -> TrainResult<(Tensor, Option<Tensor>)> {
+    let image_tokens = input(inputs, "image_tokens")?; // [B, N·T, C]
+    let (b, tokens, c) = image_tokens.dims3()?;
+    let valid = input(inputs, "image_valid")?.to_dtype(image_tokens.dtype())?; // [B, N]
+    let n = valid.dim(1)?;
+    let per_camera = image_tokens.reshape((b, n, tokens / n.max(1), c))?;
+    let image_tokens = per_camera.broadcast_mul(&valid.reshape((b, n, 1, 1))?)?.reshape((b, tokens, c))?;
+    let bev_tokens = match (inputs.get("bev_tokens"), inputs.get("pillar_valid")) {
+        (Some(bev), Some(pillars)) => {
+            let present = pillars.to_dtype(bev.dtype())?.max_keepdim(1)?.unsqueeze(2)?; // [B, 1, 1]
+            Some(bev.broadcast_mul(&present)?)
+        }
+        (bev, _) => bev.cloned(),
+    };
+    Ok((image_tokens, bev_tokens))
 }
 
 /// The position-encoding layer (see the module doc).
@@ -235,11 +166,11 @@ impl Layer for PositionLayer {
             return Err(bad_weights("cmt position", 9, weights.len()));
         }
         let (delta, image, bev) = (&weights[0], &weights[1..5], &weights[5..9]);
-        let image_tokens = input(inputs, "image_tokens")?; // [B, N·T, C]
+        let (image_tokens, bev_tokens) = present_tokens(inputs)?;
         let b = image_tokens.dim(0)?;
         let anchors = self.anchors(delta, inputs, b)?; // [B, Qt, 3]
         let image_pe = self.image_pe(&input(inputs, "img2lidar")?.to_dtype(delta.dtype())?, image)?;
-        let (memory, memory_pe) = match inputs.get("bev_tokens") {
+        let (memory, memory_pe) = match &bev_tokens {
             Some(bev_tokens) => {
                 let tb = bev_tokens.dim(1)?;
                 let centres = Tensor::from_vec(bev_centres(&self.config), (tb, 2), delta.device())?;
@@ -248,17 +179,63 @@ impl Layer for PositionLayer {
                     bev,
                 )?;
                 let bev_pe = bev_pe.unsqueeze(0)?.broadcast_as((b, tb, bev_pe.dim(1)?))?.contiguous()?;
-                (Tensor::cat(&[bev_tokens, image_tokens], 1)?, Tensor::cat(&[&bev_pe, &image_pe], 1)?)
+                (Tensor::cat(&[bev_tokens, &image_tokens], 1)?, Tensor::cat(&[&bev_pe, &image_pe], 1)?)
             }
-            None => (image_tokens.clone(), image_pe),
+            None => (image_tokens, image_pe),
         };
         let query_pe = self.query_pe(&anchors, inputs, image, bev)?;
-        let consumed = ["image_tokens", "bev_tokens", "lidar2img", "img2lidar", "image_valid", "denoise_anchors"];
+        let consumed =
+            ["image_tokens", "bev_tokens", "pillar_valid", "lidar2img", "img2lidar", "image_valid", "denoise_anchors"];
         let mut outputs = pass_through(inputs, &consumed);
         outputs.insert("memory".into(), memory);
         outputs.insert("memory_pe".into(), memory_pe);
         outputs.insert("query_pe".into(), query_pe);
         outputs.insert("reference".into(), anchors);
         Ok(LayerOutput { outputs, aux_loss: None })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    #[test]
+    fn pos2embed_matches_hand_values() {
+        let pos = Tensor::new(&[[0.25f64, 0.5]], &Device::Cpu).unwrap();
+        let e = pos2embed(&pos, 2).unwrap().to_vec2::<f64>().unwrap()[0].clone();
+        let tau = 2.0 * PI;
+        let expected = [
+            (0.5 * tau).sin(),
+            (0.5 * tau).cos(),
+            (0.5 * tau / 1.5).sin(),
+            (0.5 * tau / 1.5).cos(),
+            (0.25 * tau).sin(),
+            (0.25 * tau).cos(),
+            (0.25 * tau / 1.5).sin(),
+            (0.25 * tau / 1.5).cos(),
+        ];
+        for (a, b) in e.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-12, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_missing_camera_zeroes_its_tokens_and_a_pointless_sample_its_bev_tokens() {
+        let cpu = &Device::Cpu;
+        let image_tokens = Tensor::ones((1, 4, 2), DType::F32, cpu).unwrap(); // 2 cameras × 2 tokens
+        let inputs = TensorMap::from([
+            ("image_tokens".to_string(), image_tokens),
+            ("image_valid".to_string(), Tensor::new(&[[1f32, 0.0]], cpu).unwrap()),
+            ("bev_tokens".to_string(), Tensor::ones((1, 3, 2), DType::F32, cpu).unwrap()),
+            ("pillar_valid".to_string(), Tensor::zeros((1, 5), DType::F32, cpu).unwrap()),
+        ]);
+        let (image, bev) = present_tokens(&inputs).unwrap();
+        assert_eq!(
+            image.sum_keepdim(2).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            [2.0, 2.0, 0.0, 0.0]
+        );
+        assert_eq!(bev.unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
     }
 }
