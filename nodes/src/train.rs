@@ -6,8 +6,10 @@
 //! packs and microbatch size ([`auto`]); `--loss-log FILE.csv` writes the
 //! loss per step and a PNG loss curve next to it.
 //! `cairn train l3d`: trains the L3D (DIP) descriptor network ([`l3d`]).
+//! `cairn train cmt`: trains the CMT detector on a sample set ([`cmt`]).
 
 mod auto;
+pub mod cmt;
 mod device;
 pub mod l3d;
 
@@ -27,6 +29,8 @@ pub enum TrainCommand {
     Bench(BenchArgs),
     /// Train the L3D (DIP) descriptor network on cairn-sim scenes (see [`l3d`]).
     L3d(l3d::L3dArgs),
+    /// Train the CMT detector on a sample set (see [`cmt`]).
+    Cmt(cmt::CmtArgs),
 }
 
 /// Benchmark model.
@@ -151,6 +155,7 @@ pub fn run(command: &TrainCommand) -> Result<String> {
     match command {
         TrainCommand::Bench(args) => bench(args),
         TrainCommand::L3d(args) => l3d::run(args),
+        TrainCommand::Cmt(args) => cmt::run(args),
     }
 }
 
