@@ -6,7 +6,7 @@
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
 //! dispatches through one `match` to a subcommand module ([`eval`], [`bag`],
-//! [`sim`], [`slam`], [`demo`], [`train`], [`loops`], [`node`],
+//! [`sim`], [`slam`], [`demo`], [`train`], [`detect`], [`loops`], [`node`],
 //! [`replay`], [`launch`]), which returns the text to print. The ROS 2
 //! node's parts (parameters, input synchronisation, the transport-free
 //! pipeline, output messages, the ros2-client DDS side) live in [`ros`];
@@ -24,6 +24,7 @@
 
 pub mod bag;
 pub mod demo;
+pub mod detect;
 pub mod eval;
 pub mod launch;
 pub mod loop_eval;
@@ -74,6 +75,8 @@ pub enum Command {
     /// Training: benchmark the swapping trainer's schedules.
     #[command(subcommand)]
     Train(train::TrainCommand),
+    /// 3D detection with a trained CMT over a sample set → a nuScenes submission JSON.
+    Detect(detect::DetectArgs),
     /// Loop closure: register point clouds as the L3D loop check does; score
     /// loop decisions on a sequence with ground truth.
     #[command(subcommand)]
@@ -99,6 +102,7 @@ pub fn run(cli: &Cli) -> Result<String> {
         Command::Slam(args) => slam::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Train(command) => train::run(command),
+        Command::Detect(args) => detect::run(args),
         Command::Loop(command) => loops::run(command),
         Command::Node(command) => node::run(command),
         Command::Replay(args) => replay::run(args),
