@@ -20,7 +20,7 @@
 //!   the resized and cropped network image (`pad4(cam2img) · lidar2cam`,
 //!   scaled and shifted) and its inverse (computed in f64).
 //! - `pillar_points` `[B, P, M, 9]`: per point x, y, z, intensity, offsets
-//!   from the pillar's point mean (3) and from the pillar's centre (x, y);
+//!   from the pillar's point mean (3) and from the pillar's centre (x, y); intensity divided by 255;
 //!   zeros where absent.
 //! - `pillar_mask` `[B, P, M]`: 1 for a real point.
 //! - `pillar_cells` `[B, P]`: the pillar's cell `row · columns + column` in
@@ -47,6 +47,8 @@
 //!
 //! # Parts, in reading order
 //! - [`config`]: the presets (`small`, `full`) and their validation.
+//! - [`pillars`]: LiDAR pre-processing on the host (pillarisation).
+//! - [`lidar`]: LiDAR tokens (pillar feature net, scatter, BEV backbone).
 //! - [`image`]: host-side pre-processing (resize, crop, normalise, the
 //!   matching `lidar2img`/`img2lidar`) → the image inputs.
 //! - [`backbone`]: image backbone + FPN → `image_tokens`.
@@ -67,8 +69,10 @@ pub mod config;
 pub mod decoder;
 pub mod heads;
 pub mod image;
+pub mod lidar;
 pub mod lifting;
 pub mod model;
+pub mod pillars;
 pub mod position;
 pub mod weights;
 
