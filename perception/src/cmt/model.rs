@@ -291,6 +291,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn image_position_and_decoder_layers_reserve_scratch_memory() {
+        let config = CmtConfig::small();
+        let weights = init_weights(&config, 2);
+        let mut map = ring_inputs(&config, 1, 3);
+        map.extend(pillar_map(&config, 1, 500));
+        let lidar_layers = lidar::layers(&config).len();
+        for (l, (layer, w)) in layers(&config).iter().zip(&weights).enumerate() {
+            let w: Vec<Tensor> = w.iter().map(|t| t.to_tensor().unwrap()).collect();
+            let out = layer.forward(&w, &map, LayerCtx { step: 0, microbatch: 0, layer: l }).unwrap().outputs;
+            let scratch = if l < lidar_layers { u64::MAX } else { layer.scratch_bytes(&map) }; // the LiDAR branch's own
+            let produced: usize =
+                out.iter().filter(|(k, _)| !map.contains_key(*k)).map(|(_, t)| 4 * t.elem_count()).sum();
+            assert!(scratch as usize >= produced, "{} reserves {scratch} bytes, makes {produced}", layer.kind());
+            map = out;
+        }
+    }
+
+    #[test]
     fn parameter_counts_of_the_presets() {
         let (small, full) = (parameter_count(&CmtConfig::small()), parameter_count(&CmtConfig::full()));
         assert!(small < full, "{small} vs {full}");
