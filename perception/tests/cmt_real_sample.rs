@@ -92,10 +92,26 @@ fn sim_drive_rays_and_forward() -> Result<(), Failed> {
         inputs.insert(name, host.to_tensor()?);
     }
     let net = Cmt::new(config.clone(), &init_weights(&config, 1))?;
-    let out = net.forward(inputs)?;
+    let out = net.forward(inputs.clone())?;
     let boxes = out[&format!("box.{}", config.decoder.layers - 1)].flatten_all()?.to_vec1::<f32>()?;
     if boxes.len() != config.decoder.queries * 10 || boxes.iter().any(|v| !v.is_finite()) {
         return Err(format!("{} box values, not all finite", boxes.len()).into());
+    }
+    // A sample without CAM_BACK (index 3): zero image, invalid, zero matrices.
+    let mut partial = sample.clone();
+    partial.images.remove("CAM_BACK");
+    let without = image_inputs(&set, &[&partial], &config)?;
+    let valid = without["image_valid"].flatten_all()?.to_vec1::<f32>()?;
+    let back = |name: &str| -> f32 {
+        without[name].narrow(1, 3, 1).unwrap().abs().unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap()
+    };
+    let zeros = back("images") + back("lidar2img") + back("img2lidar");
+    if valid != [1.0, 1.0, 1.0, 0.0, 1.0, 1.0] || zeros != 0.0 {
+        return Err(format!("a missing CAM_BACK gives valid {valid:?} and non-zero inputs").into());
+    }
+    let front = |map: &cairn_train::TensorMap| map["images"].narrow(1, 0, 1).unwrap().flatten_all().unwrap();
+    if front(&without).to_vec1::<f32>()? != front(&inputs).to_vec1::<f32>()? {
+        return Err("the other cameras' images change when one is missing".into());
     }
     std::fs::remove_dir_all(&dir)?;
     Ok(())

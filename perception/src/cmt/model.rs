@@ -5,7 +5,12 @@
 //! ([`super::decoder`]) — for cairn-train, and [`Cmt`], the same layers run
 //! in a plain loop on the CPU for inference (no engine). Without pillar
 //! inputs [`Cmt`] skips the LiDAR layers and decodes from the image tokens
-//! alone (camera-only inference). Weights are per layer in `params` order; their
+//! alone (camera-only inference).
+//!
+//! `cargo bench -p cairn-perception --bench cmt -- small` runs the small
+//! network on the nuScenes sample and prints its per-stage times (on the
+//! shared 2-core development machine: ≈0.6 s for one sample, 587 076
+//! parameters; `full`, 32 152 068 parameters, takes minutes on that CPU). Weights are per layer in `params` order; their
 //! files are [`super::weights`].
 
 use std::time::{Duration, Instant};
