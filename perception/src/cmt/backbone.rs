@@ -81,6 +81,13 @@ impl Layer for StemLayer {
         outputs.insert("image.features".into(), x);
         Ok(LayerOutput { outputs, aux_loss: None })
     }
+
+    fn scratch_bytes(&self, inputs: &TensorMap) -> u64 {
+        // Convolution output, its GroupNorm intermediates (≈4) and the ReLU,
+        // at stride 2.
+        let pixels = inputs.get("images").map_or(0, |x| x.elem_count() / 3) as u64;
+        4 * 6 * pixels / 4 * self.width as u64
+    }
 }
 
 /// One backbone stage: `blocks` basic residual blocks (two 3×3
@@ -155,6 +162,14 @@ impl Layer for StageLayer {
         outputs.insert("image.features".into(), x);
         Ok(LayerOutput { outputs, aux_loss: None })
     }
+
+    fn scratch_bytes(&self, inputs: &TensorMap) -> u64 {
+        // Per block two convolutions with their GroupNorm intermediates
+        // (≈5 tensors each) and the residual, of the output's size.
+        let Some((bn, _, h, w)) = inputs.get("image.features").and_then(|x| x.dims4().ok()) else { return 0 };
+        let out = (bn * self.fan_out * (h / self.stride) * (w / self.stride)) as u64;
+        4 * self.blocks as u64 * 12 * out
+    }
 }
 
 /// The FPN down to the token stride and the projection to tokens.
@@ -219,6 +234,22 @@ impl Layer for FpnLayer {
         let mut outputs = pass_through(inputs, &consumed);
         outputs.insert("image_tokens".into(), tokens);
         Ok(LayerOutput { outputs, aux_loss: None })
+    }
+
+    fn scratch_bytes(&self, inputs: &TensorMap) -> u64 {
+        // Laterals and sums per level, the output convolution and the
+        // projection's transposed copy.
+        let level = |k: usize| inputs.get(&format!("image.level.{k}")).and_then(|x| x.dims4().ok());
+        let mut elements = 0u64;
+        for (k, _) in &self.levels {
+            if let Some((bn, _, h, w)) = level(*k) {
+                elements += 3 * (bn * self.fpn * h * w) as u64;
+            }
+        }
+        if let Some((bn, _, h, w)) = self.levels.first().and_then(|(k, _)| level(*k)) {
+            elements += (bn * h * w * (self.fpn + 2 * self.dim)) as u64;
+        }
+        4 * elements
     }
 }
 

@@ -5,9 +5,11 @@
 //! `(v − mean) / std`. The projection follows the image: `lidar2img =
 //! pad4(cam2img) · lidar2cam` with rows 0–1 scaled by the resize factor and
 //! `v` shifted up by the crop; `img2lidar` is its inverse, computed in f64.
-//! A missing camera gives a zero image, `image_valid` 0 and identity
-//! matrices (its tokens' PE is then meaningless but finite; the query PE
-//! masks the camera out).
+//! A missing camera gives a zero image, `image_valid` 0 and zero matrices:
+//! its tokens then lift to the LiDAR origin (a constant, moderate PE, where
+//! identity matrices would lift pixels thousands of metres away and swamp
+//! the attention), no anchor projects in front of it, and the position
+//! layer zeroes its tokens.
 
 use std::path::Path;
 
@@ -151,7 +153,7 @@ pub fn image_inputs(set: &SampleSet, samples: &[&SampleInfo], config: &CmtConfig
                     valid[i * n + j] = 1.0;
                     (input.lidar2img, input.img2lidar)
                 }
-                None => (Matrix4::identity(), Matrix4::identity()),
+                None => (Matrix4::zeros(), Matrix4::zeros()),
             };
             for (out, m) in matrices.iter_mut().zip([lidar2img, img2lidar]) {
                 out.extend((0..16).map(|k| m[(k / 4, k % 4)] as f32)); // row-major

@@ -193,6 +193,22 @@ impl Layer for PositionLayer {
         outputs.insert("reference".into(), anchors);
         Ok(LayerOutput { outputs, aux_loss: None })
     }
+
+    fn scratch_bytes(&self, inputs: &TensorMap) -> u64 {
+        // Lifted points (4 per bin, twice) and the MLP's hidden units (twice)
+        // for every image token and every (view, query) pair, and the BEV
+        // MLP over the BEV tokens and the queries.
+        let p = &self.config.position;
+        let (bins, hidden, dim) = (p.depth_bins as u64, p.image_hidden as u64, self.config.decoder.dim as u64);
+        let tokens = inputs.get("image_tokens").and_then(|x| x.dims3().ok()).map_or(0, |(b, t, _)| (b * t) as u64);
+        let b = inputs.get("image_tokens").and_then(|x| x.dim(0).ok()).unwrap_or(0) as u64;
+        let dn = inputs.get("denoise_anchors").and_then(|x| x.dim(1).ok()).unwrap_or(0);
+        let qt = b * (dn + self.config.decoder.queries) as u64;
+        let views = self.config.image.cameras as u64;
+        let bev = inputs.get("bev_tokens").and_then(|x| x.dims3().ok()).map_or(0, |(b, t, _)| (b * t) as u64);
+        let per_lift = 8 * bins + 2 * hidden + dim;
+        4 * (tokens * per_lift + qt * views * per_lift + (bev + qt) * (4 * p.bev_frequencies as u64 + 3 * dim))
+    }
 }
 
 #[cfg(test)]
