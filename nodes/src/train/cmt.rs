@@ -278,7 +278,7 @@ mod tests {
         let resident = dir.join("resident").display().to_string();
         run(&[&common[..], &["--schedule", "resident", "--device-mem", "4GiB", "--out", &resident]].concat()).unwrap();
         let harmony = dir.join("harmony").display().to_string();
-        let text = run(&[&common[..], &["--schedule", "harmony", "--device-mem", "24MiB", "--out", &harmony]].concat())
+        let text = run(&[&common[..], &["--schedule", "harmony", "--device-mem", "64MiB", "--out", &harmony]].concat())
             .unwrap();
         assert!(text.contains("loss"), "{text}");
         let packs = summary(&dir.join("harmony"))["packs"].as_array().unwrap().len();
