@@ -70,6 +70,9 @@ pub struct CmtArgs {
     /// Write the network and the checkpoint every this many steps (and at the end).
     #[arg(long, default_value_t = 25)]
     pub checkpoint_every: usize,
+    /// AdamW learning rate (betas 0.9, 0.999, weight decay 0.01).
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f32,
 }
 
 impl CmtArgs {
@@ -85,12 +88,25 @@ impl CmtArgs {
         Ok(config)
     }
 
+    /// AdamW at `--lr`, otherwise the trainer's defaults.
+    pub fn optimizer(&self) -> Result<OptimizerConfig> {
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            bail!("--lr must be positive, got {}", self.lr);
+        }
+        Ok(match OptimizerConfig::default() {
+            OptimizerConfig::AdamW { beta1, beta2, eps, weight_decay, .. } => {
+                OptimizerConfig::AdamW { lr: self.lr, beta1, beta2, eps, weight_decay }
+            }
+            other => other,
+        })
+    }
+
     /// The resolved run configuration kept in (and checked against) the
     /// checkpoint: everything that changes the weights.
     fn run_json(&self, config: &CmtConfig) -> String {
         serde_json::json!({
             "network": config, "data": self.data, "seed": self.seed, "batch": self.batch,
-            "microbatches": self.microbatches, "optimizer": OptimizerConfig::default(),
+            "microbatches": self.microbatches, "optimizer": self.optimizer().ok(),
         })
         .to_string()
     }
@@ -103,6 +119,7 @@ pub fn run(args: &CmtArgs) -> Result<String> {
     }
     let capacity = parse_bytes(&args.device_mem)?;
     let config = args.network_config()?;
+    args.optimizer()?;
     let set = SampleSet::read(&args.data).with_context(|| format!("reading the sample set {}", args.data.display()))?;
     let samples = set.data_list.len();
     let data = CmtData::new(set, config.clone(), args.batch, args.microbatches, args.seed)?;
@@ -160,7 +177,7 @@ pub fn run(args: &CmtArgs) -> Result<String> {
 /// The command line that reproduces the run.
 fn command_line(args: &CmtArgs) -> String {
     format!(
-        "cairn train cmt --config {} --data {} --steps {} --seed {} --schedule {:?} --batch {} --microbatches {}{}",
+        "cairn train cmt --config {} --data {} --steps {} --seed {} --schedule {:?} --batch {} --microbatches {} --lr {}{}",
         args.config,
         args.data.display(),
         args.steps,
@@ -168,6 +185,7 @@ fn command_line(args: &CmtArgs) -> String {
         args.schedule,
         args.batch,
         args.microbatches,
+        args.lr,
         if args.no_masked_modal { " --no-masked-modal" } else { "" }
     )
     .to_lowercase()
@@ -191,7 +209,7 @@ fn trainer(model: Model, args: &CmtArgs, capacity: u64) -> Result<Trainer> {
     let (footprint, _) = Footprint::measure(&model, &weights).context("measuring the network's footprint")?;
     let plan = Plan::build(schedule, &footprint, args.microbatches, capacity)?;
     let device = open_device(args.device, capacity)?;
-    Ok(Trainer::with_device(model, plan, device, OptimizerConfig::default(), weights)?)
+    Ok(Trainer::with_device(model, plan, device, args.optimizer()?, weights)?)
 }
 
 /// The training loop: one step at a time, the loss logged (CSV as it goes,
@@ -200,7 +218,7 @@ fn trainer(model: Model, args: &CmtArgs, capacity: u64) -> Result<Trainer> {
 fn train(trainer: &mut Trainer, args: &CmtArgs, config: &CmtConfig, run_json: &str) -> Result<Vec<StepReport>> {
     let first = trainer.steps();
     let mut log = LossLog::open(&args.out.join("loss.csv"), first)?;
-    let lr = f64::from(OptimizerConfig::default().lr());
+    let lr = f64::from(args.lr);
     let (start, bar) = (std::time::Instant::now(), crate::progress::bar("cairn train cmt", "steps"));
     bar.set_length(args.steps as u64);
     bar.set_position(first);
@@ -307,6 +325,8 @@ mod tests {
         let err = run(&["--data", &data, "--steps", "1", "--out", &out]).unwrap_err();
         assert!(format!("{err:#}").contains("corrupt"), "{err:#}");
         assert!(run(&["--data", &data, "--config", "huge", "--out", &out]).is_err());
+        let err = run(&["--data", &data, "--lr", "0", "--out", &out]).unwrap_err();
+        assert!(format!("{err:#}").contains("--lr"), "{err:#}");
         std::fs::remove_dir_all(&dir).ok();
     }
 }
