@@ -278,7 +278,11 @@ fn main() {
         }
     };
     let missing = match Oracle::python() {
-        Ok(python) => python.run(["-c", "import nuscenes.eval.detection.evaluate"]).err().map(|e| format!("{e:#}")),
+        // The last line of a traceback says what is missing.
+        Ok(python) => python
+            .run(["-c", "import nuscenes.eval.detection.evaluate"])
+            .err()
+            .map(|e| format!("{e:#}").trim_end().lines().last().unwrap_or_default().to_string()),
         Err(reason) => Some(reason),
     }
     .filter(|_| !oracles_required());

@@ -307,4 +307,24 @@ mod tests {
         assert_eq!(accumulate(&gt, &pred, "truck", 1.0), MetricData::no_predictions());
         assert_eq!(accumulate(&gt, &pred, "car", 0.05), MetricData::no_predictions(), "no match within 5 cm");
     }
+
+    #[test]
+    fn ties_are_broken_as_the_devkit_breaks_them() {
+        // Equal scores: the later-listed prediction is ranked first, so it
+        // takes the ground truth (its error, 0.4 m, is the one measured).
+        let gt = boxes(vec![eval_box("t", 0.0, -1.0)]);
+        let pred = boxes(vec![eval_box("t", 0.1, 0.5), eval_box("t", 0.4, 0.5)]);
+        let md = accumulate(&gt, &pred, "car", 1.0);
+        assert!((md.trans_err[50] - 0.4).abs() < 1e-12, "{}", md.trans_err[50]);
+        // Equal distances: the earlier-listed ground truth is taken first.
+        let gt = boxes(vec![
+            EvalBox {
+                detection: DetectionBox { size: [1.0, 4.0, 1.5], ..eval_box("t", -1.0, -1.0).detection },
+                ..eval_box("t", -1.0, -1.0)
+            },
+            eval_box("t", 1.0, -1.0),
+        ]);
+        let md = accumulate(&gt, &boxes(vec![eval_box("t", 0.0, 0.9)]), "car", 2.0);
+        assert!((md.scale_err[20] - 0.5).abs() < 1e-12, "matched the first (half as wide) box: {}", md.scale_err[20]);
+    }
 }
