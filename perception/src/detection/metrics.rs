@@ -23,6 +23,42 @@ pub const TP_METRICS: [&str; 5] = ["trans_err", "scale_err", "orient_err", "vel_
 /// Their usual short names (mATE, … are their means over classes).
 pub const TP_SHORT_NAMES: [&str; 5] = ["ATE", "ASE", "AOE", "AVE", "AAE"];
 
+/// A true-positive metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TpMetric {
+    /// Translation error (m), ATE.
+    Trans,
+    /// Scale error (1 − aligned IoU), ASE.
+    Scale,
+    /// Orientation error (rad), AOE.
+    Orient,
+    /// Velocity error (m/s), AVE.
+    Vel,
+    /// Attribute error (1 − accuracy), AAE.
+    Attr,
+}
+
+impl TpMetric {
+    /// All five, in [`TP_METRICS`] order.
+    pub const ALL: [TpMetric; 5] = [TpMetric::Trans, TpMetric::Scale, TpMetric::Orient, TpMetric::Vel, TpMetric::Attr];
+
+    /// The devkit's name (`trans_err`, …).
+    pub fn name(self) -> &'static str {
+        TP_METRICS[self as usize]
+    }
+
+    /// Its accumulated curve.
+    pub fn curve(self, md: &MetricData) -> &[f64] {
+        match self {
+            TpMetric::Trans => &md.trans_err,
+            TpMetric::Scale => &md.scale_err,
+            TpMetric::Orient => &md.orient_err,
+            TpMetric::Vel => &md.vel_err,
+            TpMetric::Attr => &md.attr_err,
+        }
+    }
+}
+
 /// Python's `round(100 · min_recall) + 1`: the first recall index used
 /// (the minimum-recall bin itself is left out). Python rounds halves to even.
 fn first_index(min_recall: f64) -> usize {
@@ -44,27 +80,21 @@ pub fn calc_ap(md: &MetricData, min_recall: f64, min_precision: f64) -> f64 {
 
 /// A true-positive error: the mean of the metric's curve from just above
 /// `min_recall` to the highest recall reached; 1 when that range is empty.
-pub fn calc_tp(md: &MetricData, min_recall: f64, metric: &str) -> f64 {
+pub fn calc_tp(md: &MetricData, min_recall: f64, metric: TpMetric) -> f64 {
     let first = first_index(min_recall);
     let last = md.max_recall_ind();
     if last < first {
         return 1.0;
     }
-    let curve = match metric {
-        "trans_err" => &md.trans_err,
-        "scale_err" => &md.scale_err,
-        "orient_err" => &md.orient_err,
-        "vel_err" => &md.vel_err,
-        _ => &md.attr_err,
-    };
+    let curve = metric.curve(md);
     mean(&curve[first..=last.min(curve.len() - 1)])
 }
 
 /// Whether the devkit measures a TP metric for a class.
-pub fn tp_defined(class: &str, metric: &str) -> bool {
+pub fn tp_defined(class: &str, metric: TpMetric) -> bool {
     match class {
-        "traffic_cone" => !matches!(metric, "attr_err" | "vel_err" | "orient_err"),
-        "barrier" => !matches!(metric, "attr_err" | "vel_err"),
+        "traffic_cone" => !matches!(metric, TpMetric::Attr | TpMetric::Vel | TpMetric::Orient),
+        "barrier" => !matches!(metric, TpMetric::Attr | TpMetric::Vel),
         _ => true,
     }
 }
@@ -161,7 +191,7 @@ pub fn evaluate(gt: &EvalBoxes, pred: &EvalBoxes, config: &DetectionConfig) -> R
         }
         let md = at_tp.unwrap_or_else(|| accumulate(gt, pred, class, config.dist_th_tp));
         label_tp_errors.push(std::array::from_fn(|m| {
-            let metric = TP_METRICS[m];
+            let metric = TpMetric::ALL[m];
             if tp_defined(class, metric) { calc_tp(&md, config.min_recall, metric) } else { f64::NAN }
         }));
         label_aps.push(aps);
@@ -189,9 +219,9 @@ mod tests {
         // Precision 1 up to recall 0.6: indices 11..=60 count, 50 of 90.
         let md = curve(60);
         assert!((calc_ap(&md, 0.1, 0.1) - 50.0 * 0.9 / 90.0 / 0.9).abs() < 1e-12);
-        assert!((calc_tp(&md, 0.1, "trans_err") - 0.2).abs() < 1e-12);
+        assert!((calc_tp(&md, 0.1, TpMetric::Trans) - 0.2).abs() < 1e-12);
         // Recall never above 0.1: no TP error measured, 1.
-        assert_eq!(calc_tp(&curve(10), 0.1, "trans_err"), 1.0);
+        assert_eq!(calc_tp(&curve(10), 0.1, TpMetric::Trans), 1.0);
         assert_eq!(calc_ap(&MetricData::no_predictions(), 0.1, 0.1), 0.0);
         assert!(calc_ap(&curve(NELEM - 1), 1.0, 0.1).is_nan(), "nothing above recall 1: numpy's mean of nothing");
     }
@@ -201,10 +231,10 @@ mod tests {
         let config = DetectionConfig::default();
         let perfect = |class: &str| {
             std::array::from_fn(|m| {
-                let metric = TP_METRICS[m];
+                let metric = TpMetric::ALL[m];
                 if !tp_defined(class, metric) {
                     f64::NAN
-                } else if metric == "attr_err" {
+                } else if metric == TpMetric::Attr {
                     1.0
                 } else {
                     0.0
