@@ -18,6 +18,8 @@ use cairn_core::trajectory::{Trajectory, TrajectoryFormat};
 use cairn_core::transform::Rigid3;
 use cairn_core::tum::TumDataset;
 use cairn_perception::describe::{Fpfh, LocalDescriptor};
+use cairn_slam::map::SavedMap;
+use cairn_slam::relocalise::KeyframeMapper;
 use cairn_slam::{L3dLoopDetector, PoseGraph, Slam, SlamConfig, SlamFrame, TrackingState};
 use clap::{Args, ValueEnum};
 
@@ -80,6 +82,17 @@ pub struct SlamArgs {
     /// `cairn train l3d --out` writes) instead of the built-in weights.
     #[arg(long, value_name = "DIR")]
     pub(crate) weights: Option<PathBuf>,
+    /// Save the run's keyframes as a map in DIR (poses after the pose graph,
+    /// described clouds, graph edges), described with the `--loop`
+    /// descriptor (fpfh when loops are off).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) save_map: Option<PathBuf>,
+    /// Load a map saved with --save-map and relocalise against it: the run
+    /// starts in its own frame and, once a keyframe registers against the
+    /// map (two map keyframes agreeing), every pose moves into the map's
+    /// frame. The map's descriptor is used.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) load_map: Option<PathBuf>,
 }
 
 /// Loop-closure choices of `cairn slam --loop`.
@@ -109,6 +122,8 @@ impl SlamArgs {
             loop_closure: LoopArg::Fpfh,
             viz: VizArgs::default(),
             weights: None,
+            save_map: None,
+            load_map: None,
         }
     }
 
@@ -137,6 +152,8 @@ pub struct Tracked {
     pub groundtruth: Option<Trajectory>,
     /// Wall-clock time (s).
     pub wall: f64,
+    /// What --save-map / --load-map did, for the summary.
+    pub map_note: Option<String>,
 }
 
 /// Runs `cairn slam` and returns the summary it prints.
@@ -149,6 +166,9 @@ pub fn run_recorded(args: &SlamArgs, recorder: &Recorder) -> Result<String> {
     let tracked = track_recorded(args, recorder)?;
     write_outputs(args, &tracked.results, &tracked.trajectory)?;
     let mut text = summary(args, tracked.groundtruth.as_ref(), &tracked.results, tracked.wall)?;
+    if let Some(note) = &tracked.map_note {
+        text.push_str(note);
+    }
     if args.loop_closure != LoopArg::None {
         text.push_str(&crate::loop_log::write(&args.out, &tracked.loops, &tracked.results)?);
     }
@@ -167,7 +187,7 @@ pub fn track_recorded(args: &SlamArgs, recorder: &Recorder) -> Result<Tracked> {
     let limit = args.frames.unwrap_or(usize::MAX);
     let opening = || format!("opening {}", args.input.display());
     let start = Instant::now();
-    let (results, slam, groundtruth) = if is_bag(&args.input) {
+    let (results, mut slam, groundtruth) = if is_bag(&args.input) {
         let frames =
             BagFrames::open(&args.input, args.calib.as_deref(), &args.topics(&node.topics)).with_context(opening)?;
         let count = limit.min(frames.len());
@@ -195,6 +215,7 @@ pub fn track_recorded(args: &SlamArgs, recorder: &Recorder) -> Result<Tracked> {
         (results, slam, groundtruth)
     };
     recorder.slam_finish(&slam, groundtruth.as_ref());
+    let map_note = finish_map(args, &mut slam)?;
     Ok(Tracked {
         results,
         trajectory: slam.trajectory(),
@@ -202,6 +223,7 @@ pub fn track_recorded(args: &SlamArgs, recorder: &Recorder) -> Result<Tracked> {
         graph: slam.graph().clone(),
         groundtruth,
         wall: start.elapsed().as_secs_f64(),
+        map_note,
     })
 }
 
@@ -218,11 +240,66 @@ fn start_slam(args: &SlamArgs, camera: PinholeCamera, config: SlamConfig, count:
         return Err(anyhow!("{} has no associated colour/depth frames", args.input.display()));
     }
     let detector = loop_detector_with(args.loop_closure, &config, args.weights.as_deref())?;
-    let slam = Slam::new(camera, config)?;
-    Ok(match detector {
-        Some(detector) => slam.with_loop_detector(Box::new(detector)),
+    let mapper = mapper(args, &config)?;
+    let mut slam = Slam::new(camera, config)?;
+    if let Some(detector) = detector {
+        slam = slam.with_loop_detector(Box::new(detector));
+    }
+    Ok(match mapper {
+        Some(mapper) => slam.with_mapper(mapper),
         None => slam,
     })
+}
+
+/// The keyframe mapper --save-map / --load-map ask for.
+fn mapper(args: &SlamArgs, config: &SlamConfig) -> Result<Option<KeyframeMapper>> {
+    let loaded = match &args.load_map {
+        Some(dir) => Some(SavedMap::read(dir).with_context(|| format!("--load-map {}", dir.display()))?),
+        None => None,
+    };
+    let choice = match (&loaded, args.loop_closure) {
+        (Some(map), _) if map.descriptor == "l3d" => LoopArg::L3d,
+        (Some(map), _) if map.descriptor == "fpfh" => LoopArg::Fpfh,
+        (Some(map), _) => return Err(anyhow!("the map's descriptor {:?} is unknown (fpfh or l3d)", map.descriptor)),
+        (None, _) if args.save_map.is_none() => return Ok(None),
+        (None, LoopArg::None) => LoopArg::Fpfh,
+        (None, choice) => choice,
+    };
+    let Some(descriptor) = descriptor(choice, config, args.weights.as_deref())? else { return Ok(None) };
+    let mut mapper = KeyframeMapper::new(config.loops.clone(), descriptor);
+    if args.save_map.is_some() {
+        mapper = mapper.recording();
+    }
+    Ok(Some(match loaded {
+        Some(map) => mapper.with_map(map)?,
+        None => mapper,
+    }))
+}
+
+/// Writes --save-map and says what the mapper did.
+fn finish_map(args: &SlamArgs, slam: &mut Slam) -> Result<Option<String>> {
+    let mut note = String::new();
+    if let Some(mapper) = slam.mapper()
+        && args.load_map.is_some()
+    {
+        note.push_str(&match mapper.relocalisation() {
+            Some(r) => format!(
+                "relocalised at {:.6} s (keyframe {}) against map keyframe {} (overlap {:.2}, {} inliers); \
+                 poses are in the map's frame\n",
+                r.stamp, r.keyframe, r.map_keyframe, r.overlap, r.inliers
+            ),
+            None => {
+                format!("not relocalised ({} keyframes tried): poses are in this run's own frame\n", mapper.attempts())
+            }
+        });
+    }
+    if let Some(dir) = &args.save_map {
+        slam.finish_loops()?;
+        let map = slam.take_map().ok_or_else(|| anyhow!("--save-map: no keyframe mapper"))?;
+        map.write(dir).with_context(|| format!("--save-map {}", dir.display()))?;
+        note.push_str(&format!("map: {} keyframes saved to {}\n", map.keyframes.len(), dir.display()));
+    }
+    Ok((!note.is_empty()).then_some(note))
 }
 
 /// The loop detector `--loop` asks for (`l3d`: the built-in weights).
@@ -237,13 +314,23 @@ pub fn loop_detector_with(
     config: &SlamConfig,
     weights: Option<&std::path::Path>,
 ) -> Result<Option<L3dLoopDetector>> {
+    Ok(descriptor(choice, config, weights)?.map(|d| L3dLoopDetector::new(config.loops.clone(), d)))
+}
+
+/// The descriptor of a `--loop` choice (`None` for none).
+fn descriptor(
+    choice: LoopArg,
+    config: &SlamConfig,
+    weights: Option<&std::path::Path>,
+) -> Result<Option<Box<dyn LocalDescriptor>>> {
     let loops = &config.loops;
-    let descriptor: Box<dyn LocalDescriptor> = match choice {
-        LoopArg::None => return Ok(None),
-        LoopArg::Fpfh => Box::new(Fpfh { radius_m: loops.feature_radius_voxels * loops.voxel_m, max_neighbours: 100 }),
-        LoopArg::L3d => Box::new(crate::loops::dip_descriptor(weights, loops.seed)?),
-    };
-    Ok(Some(L3dLoopDetector::new(loops.clone(), descriptor)))
+    Ok(match choice {
+        LoopArg::None => None,
+        LoopArg::Fpfh => {
+            Some(Box::new(Fpfh { radius_m: loops.feature_radius_voxels * loops.voxel_m, max_neighbours: 100 }))
+        }
+        LoopArg::L3d => Some(Box::new(crate::loops::dip_descriptor(weights, loops.seed)?)),
+    })
 }
 
 /// Tracks the first `count` frames of a TUM folder; images are decoded on a

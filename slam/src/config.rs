@@ -323,6 +323,11 @@ pub struct LoopConfig {
     /// Accept only registrations with at least this many RANSAC inliers.
     /// Default 25.
     pub min_inliers: usize,
+    /// Relocalisation into a loaded map (`--load-map`) accepts registrations
+    /// from this overlap up: lower than `min_overlap` because it also needs
+    /// two registrations against different map keyframes to agree. Default
+    /// 0.05.
+    pub relocalise_min_overlap: f64,
     /// ICP correspondence distance, in voxels. Default 2.
     pub icp_distance_voxels: f64,
     /// Verification: after ICP, at least this fraction of the newest
@@ -365,6 +370,7 @@ impl Default for LoopConfig {
             inlier_voxels: 1.5,
             min_overlap: 0.1,
             min_inliers: 25,
+            relocalise_min_overlap: 0.05,
             icp_distance_voxels: 2.0,
             min_fitness: 0.3,
             max_icp_shift_m: 0.1,
@@ -416,8 +422,8 @@ impl SlamConfig {
                 "loops: distances must be > 0",
             ),
             (
-                (0.0..=1.0).contains(&l.min_overlap) && (0.0..=1.0).contains(&l.min_fitness),
-                "loops: min_overlap and min_fitness must be in [0, 1]",
+                [l.min_overlap, l.min_fitness, l.relocalise_min_overlap].iter().all(|v| (0.0..=1.0).contains(v)),
+                "loops: min_overlap, relocalise_min_overlap and min_fitness must be in [0, 1]",
             ),
             (l.min_inliers >= 3 && l.ransac_iterations >= 1, "loops: need min_inliers ≥ 3 and ransac_iterations ≥ 1"),
             (

@@ -37,6 +37,13 @@ pub enum Error {
     /// A loop detector failed.
     #[error("loop detection: {0}")]
     LoopDetector(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A saved map cannot be written or read (missing, corrupt or
+    /// mismatched file; the message names it).
+    #[error("map: {0}")]
+    Map(String),
+    /// A tensor operation on a saved map's clouds failed.
+    #[error("map tensors: {0}")]
+    Tensor(#[from] candle_core::Error),
     /// An error from cairn-core (camera validation, I/O).
     #[error(transparent)]
     Core(#[from] cairn_core::Error),

@@ -33,6 +33,9 @@
 //!   thread of its own, so a live node tracks while keyframes are checked.
 //! - [`loop_detector`]: [`L3dLoopDetector`] — L3D loop closure on
 //!   cairn-perception's registration (descriptor swappable: FPFH today).
+//! - [`map`] and [`relocalise`]: saved maps (keyframes, described clouds,
+//!   graph edges) and [`KeyframeMapper`], which records them and
+//!   relocalises a new run into a loaded one.
 //! - [`system`]: [`Slam`] — odometry + window + graph + optional loop
 //!   detector; every frame's final pose through its keyframe.
 //! - [`config`]: [`SlamConfig`], grouped by stage, serde, documented defaults;
@@ -66,10 +69,12 @@ pub mod keyframe;
 pub mod loop_detector;
 pub mod loops;
 pub mod lost;
+pub mod map;
 pub mod odometry;
 pub mod params;
 pub mod projection;
 pub mod pyramid;
+pub mod relocalise;
 pub mod solver;
 pub mod system;
 pub mod window;
@@ -84,4 +89,5 @@ pub use keyframe::Keyframe;
 pub use loop_detector::L3dLoopDetector;
 pub use loops::{LoopDecision, LoopDetector, LoopEdge, LoopOutcome, PoseGraphView, RejectReason};
 pub use odometry::{FrameResult, FrameTiming, LostReason, Odometry, TrackingState};
+pub use relocalise::KeyframeMapper;
 pub use system::{BackendTiming, Slam, SlamFrame};

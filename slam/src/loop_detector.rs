@@ -46,14 +46,14 @@ struct Stored {
 }
 
 /// A candidate's registration and checks.
-struct Checked {
-    id: usize,
-    to_from_from: Rigid3,
-    overlap: f64,
-    inliers: usize,
-    fitness: f64,
-    information: Matrix6<f64>,
-    failure: Option<RejectReason>,
+pub(crate) struct Checked {
+    pub(crate) id: usize,
+    pub(crate) to_from_from: Rigid3,
+    pub(crate) overlap: f64,
+    pub(crate) inliers: usize,
+    pub(crate) fitness: f64,
+    pub(crate) information: Matrix6<f64>,
+    pub(crate) failure: Option<RejectReason>,
 }
 
 /// The L3D loop detector (see the module documentation).
@@ -79,20 +79,7 @@ impl L3dLoopDetector {
     }
 
     fn describe(&self, keyframe: &Keyframe<'_>) -> Result<Option<DescribedCloud>> {
-        let c = &self.config;
-        let points = keyframe_points(keyframe.depth_m, &keyframe.camera, c.depth_stride, c.max_depth_m, c.voxel_m)?;
-        // A keyframe that sees almost nothing is never a loop.
-        if points.len() < MIN_POINTS {
-            return Ok(None);
-        }
-        let config = DescribeConfig {
-            normal_radius_m: c.normal_radius_voxels * c.voxel_m,
-            normal_max_neighbours: 30,
-            orientation: Orientation::Viewpoint(Point3::origin()),
-            keypoints: c.keypoints,
-            seed: c.seed ^ keyframe.id as u64,
-        };
-        describe_cloud(points, self.descriptor.as_ref(), &config).map(Some).map_err(detector_error)
+        describe_keyframe(&self.config, self.descriptor.as_ref(), keyframe)
     }
 
     /// Past keyframes inside the gates, nearest first (indices into
@@ -130,55 +117,8 @@ impl L3dLoopDetector {
     /// Registers the newest keyframe (source) onto candidate `index`
     /// (target) and runs the checks that need no graph.
     fn register(&self, new: &DescribedCloud, index: usize) -> Option<Checked> {
-        let c = &self.config;
         let stored = &self.keyframes[index];
-        let old = stored.cloud.as_ref()?;
-        let voxel = f64::from(c.voxel_m);
-        let ransac = RansacConfig {
-            max_iterations: c.ransac_iterations,
-            inlier_m: c.inlier_voxels * voxel,
-            seed: c.seed,
-            ..RansacConfig::default()
-        };
-        let mut checked = Checked {
-            id: stored.id,
-            to_from_from: Rigid3::identity(),
-            overlap: 0.0,
-            inliers: 0,
-            fitness: 0.0,
-            information: Matrix6::identity(),
-            failure: Some(RejectReason::TooFewInliers),
-        };
-        let Ok(found) = register_described(old, new, &MatchConfig { ransac, tau_m: ransac.inlier_m }) else {
-            return Some(checked);
-        };
-        (checked.overlap, checked.inliers, checked.to_from_from) =
-            (found.overlap, found.inliers, found.target_from_source);
-        if found.inliers < c.min_inliers {
-            return Some(checked);
-        }
-        if found.overlap < c.min_overlap {
-            checked.failure = Some(RejectReason::LowOverlap);
-            return Some(checked);
-        }
-        let icp_config =
-            IcpConfig { max_distance_m: c.icp_distance_voxels * voxel, max_iterations: 20, min_step: 1e-5 };
-        let refined = icp::refine(old, new, &found.target_from_source, &icp_config);
-        checked.fitness = refined.fitness;
-        let shift = (refined.target_from_source.inverse() * found.target_from_source).translation.vector.norm();
-        if refined.fitness < c.min_fitness || shift > c.max_icp_shift_m {
-            checked.failure = Some(RejectReason::IcpDisagrees);
-            return Some(checked);
-        }
-        checked.to_from_from = refined.target_from_source;
-        checked.information = pair_information(&found.pairs, &checked.to_from_from, ransac.inlier_m, c.point_sigma_m);
-        // Collinear inliers leave a direction unmeasured: not a usable edge.
-        if checked.information.cholesky().is_none() {
-            checked.failure = Some(RejectReason::TooFewInliers);
-            return Some(checked);
-        }
-        checked.failure = None;
-        Some(checked)
+        Some(register_pair(&self.config, stored.cloud.as_ref()?, stored.id, new))
     }
 }
 
@@ -288,6 +228,78 @@ impl L3dLoopDetector {
             None => false,
         }
     }
+}
+
+/// The described cloud of a keyframe (camera frame), or `None` when it sees
+/// too little to be described.
+pub(crate) fn describe_keyframe(
+    c: &LoopConfig,
+    descriptor: &dyn LocalDescriptor,
+    keyframe: &Keyframe<'_>,
+) -> Result<Option<DescribedCloud>> {
+    let points = keyframe_points(keyframe.depth_m, &keyframe.camera, c.depth_stride, c.max_depth_m, c.voxel_m)?;
+    // A keyframe that sees almost nothing is never a loop.
+    if points.len() < MIN_POINTS {
+        return Ok(None);
+    }
+    let config = DescribeConfig {
+        normal_radius_m: c.normal_radius_voxels * c.voxel_m,
+        normal_max_neighbours: 30,
+        orientation: Orientation::Viewpoint(Point3::origin()),
+        keypoints: c.keypoints,
+        seed: c.seed ^ keyframe.id as u64,
+    };
+    describe_cloud(points, descriptor, &config).map(Some).map_err(detector_error)
+}
+
+/// Registers `new` (source) onto the keyframe `old_id`'s cloud `old`
+/// (target) and runs the checks that need no graph: inliers, overlap, ICP
+/// agreement and fit, a full-rank information matrix.
+pub(crate) fn register_pair(c: &LoopConfig, old: &DescribedCloud, old_id: usize, new: &DescribedCloud) -> Checked {
+    let voxel = f64::from(c.voxel_m);
+    let ransac = RansacConfig {
+        max_iterations: c.ransac_iterations,
+        inlier_m: c.inlier_voxels * voxel,
+        seed: c.seed,
+        ..RansacConfig::default()
+    };
+    let mut checked = Checked {
+        id: old_id,
+        to_from_from: Rigid3::identity(),
+        overlap: 0.0,
+        inliers: 0,
+        fitness: 0.0,
+        information: Matrix6::identity(),
+        failure: Some(RejectReason::TooFewInliers),
+    };
+    let Ok(found) = register_described(old, new, &MatchConfig { ransac, tau_m: ransac.inlier_m }) else {
+        return checked;
+    };
+    (checked.overlap, checked.inliers, checked.to_from_from) = (found.overlap, found.inliers, found.target_from_source);
+    if found.inliers < c.min_inliers {
+        return checked;
+    }
+    if found.overlap < c.min_overlap {
+        checked.failure = Some(RejectReason::LowOverlap);
+        return checked;
+    }
+    let icp_config = IcpConfig { max_distance_m: c.icp_distance_voxels * voxel, max_iterations: 20, min_step: 1e-5 };
+    let refined = icp::refine(old, new, &found.target_from_source, &icp_config);
+    checked.fitness = refined.fitness;
+    let shift = (refined.target_from_source.inverse() * found.target_from_source).translation.vector.norm();
+    if refined.fitness < c.min_fitness || shift > c.max_icp_shift_m {
+        checked.failure = Some(RejectReason::IcpDisagrees);
+        return checked;
+    }
+    checked.to_from_from = refined.target_from_source;
+    checked.information = pair_information(&found.pairs, &checked.to_from_from, ransac.inlier_m, c.point_sigma_m);
+    // Collinear inliers leave a direction unmeasured: not a usable edge.
+    if checked.information.cholesky().is_none() {
+        checked.failure = Some(RejectReason::TooFewInliers);
+        return checked;
+    }
+    checked.failure = None;
+    checked
 }
 
 /// The keyframe cloud (camera frame, voxel-downsampled) from its depth.

@@ -5,7 +5,10 @@
 //! Per frame: preprocess → track ([`Odometry::process_frame`]) → record the
 //! frame as `keyframe_from_frame` against its keyframe. On a new keyframe
 //! (between frames; timed apart from tracking): add it to the graph with an
-//! odometry edge from the keyframe it was tracked against → refine the
+//! odometry edge from the keyframe it was tracked against → with a
+//! [`KeyframeMapper`], record it for a saved map and, while a loaded map is
+//! not yet found, relocalise (on success every pose so far moves into the
+//! map's frame) → refine the
 //! window → ask the loop detector → add its loop edges and optimise the
 //! graph → move the tracker's keyframes to the corrected poses. Every
 //! frame's output pose is its keyframe's current pose times its
@@ -24,8 +27,10 @@ use crate::config::SlamConfig;
 use crate::frame::{Frame, ms_since};
 use crate::graph::{OptimizeReport, PoseGraph};
 use crate::loops::{self, LoopDetector};
+use crate::map::SavedMap;
 use crate::odometry::{FrameResult, Odometry, TrackingState};
 use crate::projection::LevelCamera;
+use crate::relocalise::KeyframeMapper;
 use crate::window::{self, WindowKeyframe, WindowReport};
 
 /// Time spent on the back end for one frame (zero unless it took a keyframe).
@@ -74,6 +79,7 @@ pub struct Slam {
     graph: PoseGraph,
     window: VecDeque<WindowKeyframe>,
     detector: Option<Box<dyn LoopDetector>>,
+    mapper: Option<KeyframeMapper>,
     frames: Vec<FramePose>,
 }
 
@@ -88,6 +94,7 @@ impl Slam {
             config,
             window: VecDeque::new(),
             detector: None,
+            mapper: None,
             frames: Vec::new(),
         })
     }
@@ -96,6 +103,25 @@ impl Slam {
     pub fn with_loop_detector(mut self, detector: Box<dyn LoopDetector>) -> Self {
         self.detector = Some(detector);
         self
+    }
+
+    /// Adds a keyframe mapper: it records keyframes for a saved map and,
+    /// with a loaded map, relocalises the run into the map's frame.
+    pub fn with_mapper(mut self, mapper: KeyframeMapper) -> Self {
+        self.mapper = Some(mapper);
+        self
+    }
+
+    /// The keyframe mapper, when there is one (for its relocalisation).
+    pub fn mapper(&self) -> Option<&KeyframeMapper> {
+        self.mapper.as_ref()
+    }
+
+    /// The keyframes recorded by the mapper as a map posed by the graph
+    /// (call [`Slam::finish_loops`] first); `None` without a recording mapper.
+    pub fn take_map(&mut self) -> Option<SavedMap> {
+        let graph = &self.graph;
+        self.mapper.as_mut().map(|mapper| mapper.take_map(graph))
     }
 
     /// The configuration in use.
@@ -169,6 +195,20 @@ impl Slam {
         if let Some((from, world_from_reference)) = reference {
             let restart = result.tracking.tracking_state == TrackingState::Reinitialised;
             self.graph.add_odometry(from, id, world_from_new.inverse() * world_from_reference, restart)?;
+        }
+        // Relocalisation into a loaded map (and recording for a saved one).
+        if let Some(mapper) = self.mapper.as_mut() {
+            let keyframe = loops::Keyframe {
+                id,
+                stamp,
+                camera: self.camera,
+                rgb,
+                depth_m: depth,
+                world_from_camera: world_from_new,
+            };
+            if let Some(found) = mapper.add_keyframe(&keyframe)? {
+                self.reanchor(found.map_from_keyframe * world_from_new.inverse())?;
+            }
         }
         // Sliding window.
         if self.config.window.enabled {
@@ -246,6 +286,26 @@ impl Slam {
         }
         self.push_corrections();
         Ok(report)
+    }
+
+    /// Moves everything tracked so far by `map_from_session` (after a
+    /// relocalisation): graph nodes, frames without a keyframe, and through
+    /// the graph the window and the tracker.
+    fn reanchor(&mut self, map_from_session: Rigid3) -> Result<()> {
+        let poses: Vec<_> = self.graph.nodes().iter().map(|n| (n.id, n.world_from_keyframe)).collect();
+        for (id, session_from_keyframe) in poses {
+            let mut moved = map_from_session * session_from_keyframe;
+            moved.rotation.renormalize();
+            self.graph.set_world_from_keyframe(id, moved)?;
+        }
+        for frame in self.frames.iter_mut().filter(|f| f.keyframe.is_none()) {
+            frame.relative = map_from_session * frame.relative;
+        }
+        for keyframe in &mut self.window {
+            keyframe.world_from_keyframe = map_from_session * keyframe.world_from_keyframe;
+        }
+        self.push_corrections();
+        Ok(())
     }
 
     /// Moves the tracker's keyframes to the graph's poses.
