@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU checks of cairn-train's CUDA device, in one go, on a lent GPU
+# The GPU checks of cairn-train's CUDA device and of L3D's GPU paths, in one go, on a lent GPU
 # machine (x86-64, NVIDIA driver 580 = CUDA 13, CUDA 13 libraries in the
 # image's Python env under /opt/torch/.venv, no Rust):
 #
@@ -7,7 +7,8 @@
 #                                  stripped and gzipped, into target/gpu-check/
 #                                  (carried files must stay under 64 MiB in all)
 #   scripts/gpu-check.sh --run     there (carry target/gpu-check): the CUDA
-#                                  parity and capacity tests, then
+#                                  parity and capacity tests of cairn-train
+#                                  and the L3D (DIP, MNN) parity tests, then
 #                                  `cairn train bench --device cuda` for the
 #                                  three schedules (and the CPU device for
 #                                  comparison); everything goes to $OUT,
@@ -30,18 +31,25 @@ build() {
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("executable") and m["target"]["name"] == "cuda_parity": print(m["executable"])')
+  local l3d
+  l3d=$(cargo test --release -p cairn-perception --features cuda --test cuda_parity --no-run --message-format=json |
+    python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("executable") and m["target"]["name"] == "cuda_parity": print(m["executable"])')
   rm -rf "$BIN" && mkdir -p "$BIN"
   cp "$CARGO_TARGET_DIR/release/cairn" "$BIN/cairn"
   cp "$tests" "$BIN/cuda_parity"
+  cp "$l3d" "$BIN/l3d_cuda_parity"
   pack
 }
 
 # Stripped, the two weigh ~62 + ~47 MiB (candle's embedded PTX); gzip -9
 # brings them to ~17 + ~12 MiB.
 pack() {
-  strip "$BIN/cairn" "$BIN/cuda_parity"
+  strip "$BIN/cairn" "$BIN/cuda_parity" "$BIN/l3d_cuda_parity"
   ls -l "$BIN"
-  gzip -9 -f "$BIN/cairn" "$BIN/cuda_parity"
+  gzip -9 -f "$BIN/cairn" "$BIN/cuda_parity" "$BIN/l3d_cuda_parity"
   ls -l "$BIN"
   local total
   total=$(du -cb "$BIN"/* | tail -n 1 | cut -f 1)
@@ -53,7 +61,7 @@ pack() {
 unpack() {
   local dir
   dir=$(mktemp -d)
-  for name in cairn cuda_parity; do
+  for name in cairn cuda_parity l3d_cuda_parity; do
     gunzip -c "$BIN/$name.gz" >"$dir/$name"
     chmod +x "$dir/$name"
   done
@@ -85,6 +93,11 @@ run() {
   timeout "$limit" "$bin/cuda_parity" --test-threads 1 >"$out/cuda_parity.txt" 2>&1 && rc=0 || rc=$?
   grep -E "^test |skipping|worst|peak|test result" "$out/cuda_parity.txt" >>"$summary" || true
   echo "cuda_parity exit $rc" >>"$summary"
+
+  echo "== l3d_cuda_parity (DIP network and MNN search on CUDA vs CPU)" >>"$summary"
+  timeout "$limit" "$bin/l3d_cuda_parity" --test-threads 1 >"$out/l3d_cuda_parity.txt" 2>&1 && rc=0 || rc=$?
+  grep -E "^test |skipping|DIP:|MNN:|test result" "$out/l3d_cuda_parity.txt" >>"$summary" || true
+  echo "l3d_cuda_parity exit $rc" >>"$summary"
 
   local model=(--model "${MODEL:-gpt}" --layers "${LAYERS:-12}" --hidden "${HIDDEN:-768}" --seq "${SEQ:-128}"
     --rows "${ROWS:-8}" --heads "${HEADS:-12}" --microbatches "${MICROBATCHES:-4}" --json)

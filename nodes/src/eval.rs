@@ -1,4 +1,5 @@
-//! `cairn eval ate|rpe`: trajectory error metrics that agree with evo.
+//! `cairn eval ate|rpe`: trajectory error metrics that agree with evo;
+//! `cairn eval det`: nuScenes detection metrics ([`crate::eval_det`]).
 
 use std::path::PathBuf;
 
@@ -29,6 +30,9 @@ pub enum EvalCommand {
         #[arg(long, value_enum, default_value_t = RelationArg::Trans)]
         relation: RelationArg,
     },
+    /// nuScenes detection metrics (mAP, TP errors, NDS) of a submission
+    /// against a sample set, as the nuscenes-devkit computes them.
+    Det(crate::eval_det::DetArgs),
 }
 
 /// Arguments shared by `ate` and `rpe`.
@@ -98,6 +102,7 @@ pub enum RelationArg {
 /// Runs one `eval` subcommand and returns its report as text.
 pub fn run(command: &EvalCommand) -> Result<String> {
     let (common, title) = match command {
+        EvalCommand::Det(args) => return crate::eval_det::run(args),
         EvalCommand::Ate(common) => (common, "ATE w.r.t. translation (m)".to_owned()),
         EvalCommand::Rpe { common, delta, unit, relation } => {
             let what = match relation {
@@ -127,7 +132,6 @@ pub fn run(command: &EvalCommand) -> Result<String> {
         offset: common.t_offset,
     };
     let report = match command {
-        EvalCommand::Ate(_) => metrics::ate(&gt, &est, &options)?,
         EvalCommand::Rpe { delta, unit, relation, .. } => {
             let rpe = RpeOptions {
                 delta: *delta,
@@ -142,6 +146,7 @@ pub fn run(command: &EvalCommand) -> Result<String> {
             };
             metrics::rpe(&gt, &est, &options, &rpe)?
         }
+        _ => metrics::ate(&gt, &est, &options)?,
     };
     Ok(if common.json { format!("{}\n", json(&report)) } else { pretty(&title, options.align, &report) })
 }

@@ -26,6 +26,7 @@ pub mod bag;
 pub mod demo;
 pub mod detect;
 pub mod eval;
+pub mod eval_det;
 pub mod launch;
 pub mod loop_eval;
 pub mod loop_log;
@@ -56,7 +57,8 @@ pub struct Cli {
 /// The top-level subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Evaluate an estimated trajectory against ground truth (ATE, RPE).
+    /// Evaluate an estimated trajectory against ground truth (ATE, RPE), or
+    /// detections against a sample set (nuScenes mAP, NDS).
     #[command(subcommand)]
     Eval(eval::EvalCommand),
     /// Inspect, export and convert rosbag2 bags (directories, .mcap, .db3).

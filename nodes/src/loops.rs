@@ -14,7 +14,7 @@ use cairn_core::ply;
 use cairn_core::transform::to_matrix;
 use cairn_perception::describe::{DipDescriptor, Fpfh, LocalDescriptor};
 use cairn_perception::l3d::{DipNetwork, RansacConfig};
-use cairn_perception::register::{RegisterConfig, register_clouds_with};
+use cairn_perception::register::{RegisterConfig, register_clouds_on};
 use clap::{Args, Subcommand, ValueEnum};
 
 /// The descriptor of `cairn loop register` and `cairn loop eval`.
@@ -24,6 +24,27 @@ pub enum DescriptorArg {
     Fpfh,
     /// The learned L3D (DIP) descriptor
     L3d,
+}
+
+/// Where `cairn loop register` runs its network and matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeviceArg {
+    /// the CPU (exact blocked search)
+    Cpu,
+    /// CUDA GPU 0 (candle tensors; feature `cuda`)
+    Cuda,
+}
+
+impl DeviceArg {
+    /// The candle device, `None` for the CPU's exact path.
+    fn device(self) -> Result<Option<candle_core::Device>> {
+        match self {
+            DeviceArg::Cpu => Ok(None),
+            DeviceArg::Cuda => candle_core::Device::new_cuda(0)
+                .map(Some)
+                .context("--device cuda needs a cairn built with `--features cuda` and an NVIDIA GPU"),
+        }
+    }
 }
 
 /// The DIP descriptor with the weights in `weights` (a `cairn train l3d`
@@ -78,6 +99,11 @@ pub struct RegisterArgs {
     /// points, timings in ms).
     #[arg(long)]
     json: bool,
+    /// Where the descriptor network (`--descriptor l3d`) and the
+    /// mutual-nearest-neighbour search run: `cpu`, or `cuda` (GPU 0; needs a
+    /// build with `--features cuda`).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    device: DeviceArg,
     /// `--rrd FILE` / `--connect URL`: rerun visualisation of both clouds,
     /// the registered source and the matches (inliers, outliers).
     #[command(flatten)]
@@ -96,6 +122,7 @@ fn register(args: &RegisterArgs) -> Result<String> {
     if !(args.voxel > 0.0 && args.voxel.is_finite()) {
         anyhow::bail!("--voxel must be a positive size in metres, got {}", args.voxel);
     }
+    let device = args.device.device()?;
     let recorder = Recorder::open(&args.viz, "cairn_loop_register")?;
     let target = ply::read(&args.target).with_context(|| format!("reading {}", args.target.display()))?;
     let source = ply::read(&args.source).with_context(|| format!("reading {}", args.source.display()))?;
@@ -107,9 +134,15 @@ fn register(args: &RegisterArgs) -> Result<String> {
             radius_m: config.feature_radius_voxels * config.voxel_m,
             max_neighbours: config.feature_max_neighbours,
         }),
-        DescriptorArg::L3d => Box::new(dip_descriptor(args.weights.as_deref(), args.seed)?),
+        DescriptorArg::L3d => {
+            let mut dip = dip_descriptor(args.weights.as_deref(), args.seed)?;
+            if let Some(device) = &device {
+                dip.network = dip.network.to_device(device).context("moving the DIP network to the GPU")?;
+            }
+            Box::new(dip)
+        }
     };
-    let found = register_clouds_with(&target, &source, &config, descriptor.as_ref())
+    let found = register_clouds_on(&target, &source, &config, descriptor.as_ref(), device.as_ref())
         .with_context(|| format!("registering {} onto {}", args.source.display(), args.target.display()))?;
     recorder.registration(&target, &source, &found, config.inlier_voxels * f64::from(config.voxel_m));
     let matrix = to_matrix(&found.target_from_source);
@@ -123,6 +156,7 @@ fn register(args: &RegisterArgs) -> Result<String> {
             "mnn": found.mnn,
             "inliers": found.inliers,
             "points": { "target": found.points.0, "source": found.points.1 },
+            "device": if device.is_some() { "cuda" } else { "cpu" },
             "timings_ms": {
                 "downsample": t.downsample_ms,
                 "descriptors": t.descriptors_ms,

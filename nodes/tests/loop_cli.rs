@@ -91,6 +91,15 @@ fn register_recovers_the_motion_between_overlapping_clouds() {
     assert_eq!(truncated.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&truncated.stderr);
     assert!(stderr.contains("cut.ply") && stderr.contains("truncated"), "{stderr}");
+
+    // The GPU path in a build without it (or on a machine without a GPU):
+    // one error line that says what is needed, exit 1.
+    if !cfg!(feature = "cuda") {
+        let gpu = cairn(&["loop", "register", &s(&t), &s(&s_), "--device", "cuda"]);
+        assert_eq!(gpu.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&gpu.stderr);
+        assert!(stderr.contains("--features cuda"), "{stderr}");
+    }
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 

@@ -16,6 +16,7 @@ use cairn_core::PointCloud;
 use cairn_perception::describe::{DipDescriptor, Fpfh, LocalDescriptor};
 use cairn_perception::fpfh::{Orientation, estimate_normals};
 use cairn_perception::l3d::{DipNetwork, KeypointSampling, Neighbours, canonical_patches, keypoints, voxel_downsample};
+use cairn_perception::l3d::{mutual_nearest, mutual_nearest_on};
 use cairn_sim::path::{PathShape, generate};
 use cairn_sim::{RgbdCamera, Scene, SceneKind};
 use nalgebra::Point3;
@@ -71,5 +72,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         1e3 * network_ms / patches.len().max(1) as f64
     );
     println!("FPFH on the same keypoints: {fpfh_ms:.1} ms");
+    // Mutual nearest neighbours between this keyframe's DIP descriptors and
+    // another view's: the exact blocked search against the tensor path on
+    // the CPU device (the code the `cuda` feature runs on a GPU).
+    let other = camera.render(&scene, &path.world_from_body[10], Some(300_010))?;
+    let other_cloud = PointCloud::from_depth(&other.depth, &camera.camera, 2)?;
+    let other_cloud = Neighbours::new(voxel_downsample(&other_cloud, 0.05)?)?;
+    let other_which: Vec<usize> =
+        (0..other_cloud.points().len()).step_by(other_cloud.points().len() / count.max(1) + 1).collect();
+    let a = dip.describe(&cloud, &normals, &which)?.descriptors;
+    let b = dip.describe(&other_cloud, &[], &other_which)?.descriptors;
+    let exact_ms = fastest_ms(10, || mutual_nearest(&a, &b));
+    let tensor_ms = fastest_ms(10, || mutual_nearest_on(&a, &b, &candle_core::Device::Cpu));
+    println!(
+        "MNN {} × {} DIP descriptors: exact blocked {exact_ms:.2} ms, tensor path on the CPU device {tensor_ms:.2} ms",
+        a.len(),
+        b.len()
+    );
     Ok(())
 }

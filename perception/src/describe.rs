@@ -12,12 +12,13 @@
 
 use std::time::Instant;
 
+use candle_core::Device;
 use nalgebra::{Point3, Vector3};
 
 use crate::Result;
 use crate::fpfh::{self, Orientation};
 use crate::l3d::{Descriptors, DipNetwork, KeypointSampling, Neighbours, RansacConfig, canonical_patches};
-use crate::l3d::{keypoints, mutual_nearest, overlap, ransac};
+use crate::l3d::{keypoints, mutual_nearest, mutual_nearest_on, overlap, ransac};
 
 /// The keypoints a [`LocalDescriptor`] described and their descriptors
 /// (row `i` describes `keypoints[i]`).
@@ -166,8 +167,23 @@ pub fn register_described(
     source: &DescribedCloud,
     config: &MatchConfig,
 ) -> Result<DescribedMatch> {
+    register_described_on(target, source, config, None)
+}
+
+/// [`register_described`] with the mutual-nearest-neighbour search as
+/// tensor operations on `device` ([`mutual_nearest_on`]; the GPU path with
+/// the `cuda` feature), or the exact CPU search when `None`.
+pub fn register_described_on(
+    target: &DescribedCloud,
+    source: &DescribedCloud,
+    config: &MatchConfig,
+    device: Option<&Device>,
+) -> Result<DescribedMatch> {
     let start = Instant::now();
-    let matches = mutual_nearest(&target.descriptors, &source.descriptors)?;
+    let matches = match device {
+        Some(device) => mutual_nearest_on(&target.descriptors, &source.descriptors, device)?,
+        None => mutual_nearest(&target.descriptors, &source.descriptors)?,
+    };
     let target_points: Vec<_> = matches.iter().map(|&(t, _)| target.cloud.points()[target.keypoints[t]]).collect();
     let source_points: Vec<_> = matches.iter().map(|&(_, s)| source.cloud.points()[source.keypoints[s]]).collect();
     let matching_ms = start.elapsed().as_secs_f64() * 1e3;

@@ -1,6 +1,8 @@
 //! Learned perception: L3D local 3-D descriptors (the DIP network, trained by
 //! cairn-train, and FPFH) with mutual-nearest-neighbour matching, RANSAC
-//! registration and the overlap metric (the CMT detector is to come).
+//! registration and the overlap metric, and nuScenes detection metrics (mAP,
+//! TP errors, NDS) that agree with the nuscenes-devkit (the CMT detector is
+//! to come).
 //!
 //! # Brief overview
 //! - [`l3d`]: keyframe clouds → keypoints → canonical patches → descriptors →
@@ -12,7 +14,10 @@
 //!   ([`l3d::pairs`]); its committed weights (models/l3d) are built in
 //!   ([`l3d::DipNetwork::builtin`]).
 //! - [`detection`]: nuScenes detection classes, boxes in the LiDAR and the
-//!   global frame, and the submission file.
+//!   global frame, and the submission file; the nuScenes detection metric as
+//!   the nuscenes-devkit computes it ([`detection::gt`]: ground truth and
+//!   predictions with the devkit's filters, [`detection::accumulate()`],
+//!   [`detection::metrics`]: AP, TP errors, mAP, NDS), run by `cairn eval det`.
 //! - [`cmt`]: the CMT detector (camera + LiDAR tokens → 3D boxes); being
 //!   built, its configuration and tensor contract first.
 //! - [`describe`]: the descriptor as a swappable piece ([`describe::LocalDescriptor`]:

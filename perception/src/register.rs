@@ -15,7 +15,7 @@ use cairn_core::transform::Rigid3;
 use nalgebra::Point3;
 use serde::{Deserialize, Serialize};
 
-use crate::describe::{DescribeConfig, Fpfh, LocalDescriptor, MatchConfig, describe_cloud, register_described};
+use crate::describe::{DescribeConfig, Fpfh, LocalDescriptor, MatchConfig, describe_cloud, register_described_on};
 use crate::fpfh::Orientation;
 use crate::l3d::{RansacConfig, voxel_downsample};
 use crate::{Error, Result};
@@ -118,6 +118,20 @@ pub fn register_clouds_with(
     config: &RegisterConfig,
     descriptor: &dyn LocalDescriptor,
 ) -> Result<CloudRegistration> {
+    register_clouds_on(target, source, config, descriptor, None)
+}
+
+/// [`register_clouds_with`] with the mutual-nearest-neighbour search on
+/// `device` (see [`crate::describe::register_described_on`]); a
+/// [`crate::describe::DipDescriptor`] whose network is on that device
+/// describes there too.
+pub fn register_clouds_on(
+    target: &PointCloud,
+    source: &PointCloud,
+    config: &RegisterConfig,
+    descriptor: &dyn LocalDescriptor,
+    device: Option<&candle_core::Device>,
+) -> Result<CloudRegistration> {
     let start = Instant::now();
     let voxel = config.voxel_m;
     let target = voxel_downsample(target, voxel)?;
@@ -140,7 +154,7 @@ pub fn register_clouds_with(
     let inlier_m = config.inlier_voxels * f64::from(voxel);
     let match_config =
         MatchConfig { ransac: RansacConfig { inlier_m, ..config.ransac }, tau_m: config.tau_voxels * f64::from(voxel) };
-    let found = register_described(&target, &source, &match_config)?;
+    let found = register_described_on(&target, &source, &match_config, device)?;
     timings.matching_ms = found.matching_ms;
     timings.ransac_ms = found.ransac_ms;
     timings.total_ms = ms(start);

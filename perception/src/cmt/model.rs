@@ -314,6 +314,55 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn every_weight_gets_a_finite_gradient_through_the_whole_network() {
+        let config = CmtConfig::small();
+        // Every weight random (biases and gains too), so that no gradient is
+        // zero only because of the initialisation.
+        let random = |spec: &cairn_train::model::ParamSpec| {
+            let (mean, std) = match spec.init {
+                Init::Normal(std) => (0.0, std),
+                Init::Ones => (1.0, 0.1),
+                Init::Zeros => (0.0, 0.1),
+            };
+            let w = Tensor::randn(mean as f32, std, spec.shape.as_slice(), &Device::Cpu).unwrap();
+            candle_core::Var::from_tensor(&w).unwrap()
+        };
+        let vars: Vec<Vec<candle_core::Var>> =
+            layers(&config).iter().map(|layer| layer.params().iter().map(random).collect()).collect();
+        let mut map = ring_inputs(&config, 1, 2);
+        map.extend(pillar_map(&config, 1, 2000));
+        for (l, (layer, w)) in layers(&config).iter().zip(&vars).enumerate() {
+            let w: Vec<Tensor> = w.iter().map(|v| v.as_tensor().clone()).collect();
+            map = layer.forward(&w, &map, LayerCtx { step: 0, microbatch: 0, layer: l }).unwrap().outputs;
+        }
+        // Every layer's heads, as the loss uses them.
+        let mut loss = Tensor::new(0f32, &Device::Cpu).unwrap();
+        for l in 0..config.decoder.layers {
+            let class = map[&format!("class.{l}")].sum_all().unwrap();
+            let boxes = map[&format!("box.{l}")].sqr().unwrap().mean_all().unwrap();
+            loss = ((loss + class).unwrap() + boxes).unwrap();
+        }
+        let grads = loss.backward().unwrap();
+        let first_decoder = layers(&config).iter().position(|layer| layer.kind() == "cmt-decoder").unwrap();
+        // Gradients that are zero by construction: a key bias shifts every
+        // score of a query alike (softmax ignores it); the first layer's
+        // self-attention attends over zero queries (the official start), so
+        // its values are all its value bias and its scores do not matter.
+        let structural = |l: usize, name: &str| {
+            name.ends_with(".bk")
+                || (l == first_decoder && ["self.wq", "self.bq", "self.wk", "self.wv"].contains(&name))
+        };
+        for (l, (layer, w)) in layers(&config).iter().zip(&vars).enumerate() {
+            for (spec, var) in layer.params().iter().zip(w).filter(|(spec, _)| !structural(l, &spec.name)) {
+                let g = grads.get(var.as_tensor()).unwrap_or_else(|| panic!("{l}.{} has no gradient", spec.name));
+                let g = g.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+                assert!(g.iter().all(|v| v.is_finite()), "{l}.{}: non-finite gradient", spec.name);
+                assert!(g.iter().any(|v| *v != 0.0), "{l}.{} ({}): zero gradient", spec.name, layer.kind());
+            }
+        }
+    }
+
+    #[test]
     fn parameter_counts_of_the_presets() {
         let (small, full) = (parameter_count(&CmtConfig::small()), parameter_count(&CmtConfig::full()));
         assert!(small < full, "{small} vs {full}");

@@ -124,8 +124,10 @@ impl PositionLayer {
         Self::mlp(&points.reshape((b, n * t, bins * 3))?, mlp)
     }
 
-    /// Query PE `[B, Qt, C]`.
+    /// Query PE `[B, Qt, C]`, of the anchors clamped to `[0, 1]` (the
+    /// official `inverse_sigmoid(x).sigmoid()`, which clamps).
     fn query_pe(&self, anchors: &Tensor, inputs: &TensorMap, image: &[Tensor], bev: &[Tensor]) -> TrainResult<Tensor> {
+        let anchors = &anchors.clamp(0.0, 1.0)?;
         let bev_pe = Self::mlp(&pos2embed(&anchors.narrow(2, 0, 2)?, self.config.position.bev_frequencies)?, bev)?;
         let (lidar2img, img2lidar) = (input(inputs, "lidar2img")?, input(inputs, "img2lidar")?);
         let (points, visible) = query_points(&self.config, anchors, lidar2img, img2lidar)?;
@@ -253,5 +255,34 @@ mod tests {
             [2.0, 2.0, 0.0, 0.0]
         );
         assert_eq!(bev.unwrap().sum_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
+    }
+
+    #[test]
+    fn an_anchor_beyond_the_range_gets_the_query_pe_of_its_clamp() {
+        let config = CmtConfig::small();
+        let layer = PositionLayer::new(&config);
+        let weights: Vec<Tensor> = crate::cmt::model::init_weights(&config, 9)
+            .remove(crate::cmt::lidar::layers(&config).len() + crate::cmt::backbone::layers(&config).len())
+            .iter()
+            .map(|w| w.to_tensor().unwrap())
+            .collect();
+        let base = anchor_base(config.decoder.queries);
+        let mut inputs = crate::cmt::model::tests::ring_inputs(&config, 1, 0);
+        let [columns, rows] = config.image_grid();
+        let tokens = (1, 6 * columns * rows, config.decoder.dim);
+        inputs.insert("image_tokens".into(), Tensor::zeros(tokens, DType::F32, &Device::Cpu).unwrap());
+        let query_pe_of_first = |target: [f32; 3]| {
+            let mut delta = vec![0f32; 3 * config.decoder.queries];
+            for i in 0..3 {
+                delta[i] = target[i] - base[i];
+            }
+            let mut w = weights.clone();
+            w[0] = Tensor::from_vec(delta, (config.decoder.queries, 3), &Device::Cpu).unwrap();
+            let ctx = LayerCtx { step: 0, microbatch: 0, layer: 0 };
+            let out = layer.forward(&w, &inputs, ctx).unwrap().outputs;
+            out["query_pe"].narrow(1, 0, 1).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap()
+        };
+        assert_eq!(query_pe_of_first([1.7, 0.5, -0.3]), query_pe_of_first([1.0, 0.5, 0.0]));
+        assert_ne!(query_pe_of_first([0.9, 0.5, 0.1]), query_pe_of_first([1.0, 0.5, 0.0]));
     }
 }

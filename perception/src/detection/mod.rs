@@ -8,6 +8,20 @@
 //! submissions: the centre is transformed, the box's heading (its length
 //! axis, yaw about LiDAR +z) is rotated into a quaternion, and the velocity
 //! (x, y, 0) is rotated and its x, y kept.
+//!
+//! # Evaluation (nuScenes mAP / NDS, as the nuscenes-devkit computes them)
+//! - [`gt`]: a sample set's ground truth and a submission's predictions as
+//!   the devkit's evaluation boxes (global frame, ego offsets, class-range
+//!   and empty-box filtering, the devkit's input checks).
+//! - [`accumulate()`]: greedy centre-distance matching of one class at one
+//!   threshold, precision and TP errors on 101 recall points
+//!   ([`box_errors`]: the per-match errors).
+//! - [`metrics`]: AP, TP errors, mAP and NDS ([`DetectionMetrics`]) with
+//!   the settings of [`DetectionConfig`] (`detection_cvpr_2019`).
+//!
+//! `cairn eval det --gt DIR --pred FILE` runs it; the oracle test
+//! (`perception/tests/devkit_metrics.rs`) compares every number with the
+//! devkit's own functions.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,6 +31,17 @@ use nalgebra::{Point3, UnitQuaternion, Vector3};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
+
+pub mod accumulate;
+pub mod box_errors;
+pub mod config;
+pub mod gt;
+pub mod metrics;
+
+pub use accumulate::{MetricData, accumulate};
+pub use config::DetectionConfig;
+pub use gt::{EvalBox, EvalBoxes};
+pub use metrics::{DetectionMetrics, evaluate};
 
 /// The ten nuScenes detection classes, in label order (the label of a box
 /// is its index here; `metainfo.categories` of a sample set agrees).
@@ -141,11 +166,18 @@ pub struct Submission {
 }
 
 impl Submission {
-    /// Reads a submission JSON file.
+    /// Reads a submission JSON file. NaN or infinite numbers (which Python's
+    /// `json` writes as bare `NaN`/`Infinity`) are an error that says so.
     pub fn read(path: &Path) -> Result<Submission> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?;
-        serde_json::from_str(&text)
-            .map_err(|e| Error::Input(format!("{}: not a nuScenes detection submission: {e}", path.display())))
+        serde_json::from_str(&text).map_err(|e| {
+            let hint = if ["NaN", "Infinity"].iter().any(|token| text.contains(token)) {
+                " (it holds NaN or Infinity: every number of a submission must be finite)"
+            } else {
+                ""
+            };
+            Error::Input(format!("{}: not a nuScenes detection submission: {e}{hint}", path.display()))
+        })
     }
 
     /// Writes the submission as JSON.

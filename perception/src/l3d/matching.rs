@@ -5,8 +5,11 @@
 //! Exact, by brute force as blocked matrix products: k-d trees prune
 //! nothing in 32–33 dimensions (kiddo took 18–20 s on two 30k-descriptor
 //! FPFH sets where this takes a fraction of that; measured by
-//! perception/tests/real_cloud_registration.rs).
+//! perception/tests/real_cloud_registration.rs). [`mutual_nearest_on`] is
+//! the same search as candle tensor operations on any device (the GPU path
+//! with the `cuda` feature).
 
+use candle_core::{Device, Tensor};
 use nalgebra::DMatrix;
 
 use crate::{Error, Result};
@@ -103,6 +106,42 @@ fn nearest_both_ways(target: &Descriptors, source: &Descriptors) -> (Vec<usize>,
     (best_for_target.into_iter().map(|(j, _)| j).collect(), best_for_source.into_iter().map(|(i, _)| i).collect())
 }
 
+/// [`mutual_nearest`] as tensor operations on `device` (the GPU path with
+/// the `cuda` feature; on the CPU device it is the parity reference): per
+/// block of target rows, squared distances from one matrix product, nearest
+/// source per row and nearest target per column by `argmin`, blocks merged
+/// on the host (ties to the lower index, as [`mutual_nearest`]). The same
+/// pairs as [`mutual_nearest`] up to f32 near-ties.
+pub fn mutual_nearest_on(target: &Descriptors, source: &Descriptors, device: &Device) -> Result<Vec<(usize, usize)>> {
+    if target.dim != source.dim {
+        return Err(Error::Input(format!("descriptor dimensions differ: {} vs {}", target.dim, source.dim)));
+    }
+    if target.is_empty() || source.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (dim, m) = (target.dim, source.len());
+    let source_rows = Tensor::from_slice(&source.data, (m, dim), device)?; // [M, D]
+    let source_t = source_rows.t()?.contiguous()?; // [D, M]
+    let source_norms = source_rows.sqr()?.sum(1)?.reshape((1, m))?; // [1, M]
+    let mut nearest_source = Vec::with_capacity(target.len());
+    let mut best_for_source = vec![(usize::MAX, f32::INFINITY); m];
+    for start in (0..target.len()).step_by(BLOCK_ROWS) {
+        let rows = BLOCK_ROWS.min(target.len() - start);
+        let block = Tensor::from_slice(&target.data[start * dim..(start + rows) * dim], (rows, dim), device)?; // [B, D]
+        let block_norms = block.sqr()?.sum_keepdim(1)?; // [B, 1]
+        let distances = block_norms.broadcast_add(&source_norms)?.sub(&(block.matmul(&source_t)? * 2.0)?)?; // [B, M]
+        nearest_source.extend(distances.argmin(1)?.to_vec1::<u32>()?.into_iter().map(|j| j as usize));
+        let column_best = distances.argmin(0)?.to_vec1::<u32>()?; // [M]
+        let column_min = distances.min(0)?.to_vec1::<f32>()?; // [M]
+        for (best, (i, d)) in best_for_source.iter_mut().zip(column_best.into_iter().zip(column_min)) {
+            if d < best.1 {
+                *best = (start + i as usize, d);
+            }
+        }
+    }
+    Ok(nearest_source.iter().enumerate().filter(|&(i, &j)| best_for_source[j].0 == i).map(|(i, &j)| (i, j)).collect())
+}
+
 fn norm2(a: &[f32]) -> f32 {
     a.iter().map(|x| x * x).sum()
 }
@@ -161,6 +200,23 @@ mod tests {
             nearest_source.iter().enumerate().filter(|&(i, &j)| nearest_target[j] == i).map(|(i, &j)| (i, j)).collect();
         assert!(!expected.is_empty());
         assert_eq!(fast, expected);
+    }
+
+    #[test]
+    fn the_tensor_path_finds_the_same_pairs_as_the_exact_one() {
+        let mut state = 777u64;
+        let mut value = || {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        let target = Descriptors::new(32, (0..1100 * 32).map(|_| value()).collect()).unwrap();
+        let source = Descriptors::new(32, (0..900 * 32).map(|_| value()).collect()).unwrap();
+        let exact = mutual_nearest(&target, &source).unwrap();
+        let tensor = mutual_nearest_on(&target, &source, &Device::Cpu).unwrap();
+        assert!(exact.len() > 50, "{} pairs", exact.len());
+        assert_eq!(tensor, exact);
+        let other = Descriptors::new(31, vec![0.0; 31]).unwrap();
+        assert!(mutual_nearest_on(&target, &other, &Device::Cpu).is_err());
     }
 
     #[test]

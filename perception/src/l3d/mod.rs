@@ -28,7 +28,7 @@ pub mod registration;
 pub mod weights;
 
 pub use contrastive::HardestContrastive;
-pub use matching::{Descriptors, mutual_nearest};
+pub use matching::{Descriptors, mutual_nearest, mutual_nearest_on};
 pub use network::{DipConfig, DipNetwork};
 pub use patch::{Patch, canonical_patches, local_frame};
 pub use points::{KeypointSampling, Neighbours, keypoints, voxel_downsample};

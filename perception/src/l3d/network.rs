@@ -185,6 +185,7 @@ pub struct DipNetwork {
     config: DipConfig,
     layers: Vec<Box<dyn Layer>>,
     weights: Vec<Vec<Tensor>>,
+    device: Device,
 }
 
 impl std::fmt::Debug for DipNetwork {
@@ -221,7 +222,23 @@ impl DipNetwork {
             }
             tensors.push(given.iter().map(HostTensor::to_tensor).collect::<TrainResult<Vec<_>>>()?);
         }
-        Ok(DipNetwork { config, layers, weights: tensors })
+        Ok(DipNetwork { config, layers, weights: tensors, device: Device::Cpu })
+    }
+
+    /// The same network with its weights on `device` (a CUDA GPU with the
+    /// `cuda` feature); [`DipNetwork::describe`] then runs there.
+    pub fn to_device(&self, device: &Device) -> Result<Self> {
+        let weights = self
+            .weights
+            .iter()
+            .map(|layer| layer.iter().map(|w| w.to_device(device)).collect::<candle_core::Result<Vec<_>>>())
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Ok(DipNetwork { config: self.config.clone(), layers: self.config.layers(), weights, device: device.clone() })
+    }
+
+    /// The device the network runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     /// The config.
@@ -249,7 +266,7 @@ impl DipNetwork {
                 return Err(Error::Input(format!("dip: a patch has {n} points, the network takes {points}")));
             }
             let flat: Vec<f32> = chunk.iter().flat_map(|p| p.points.iter().flatten().copied()).collect();
-            let x = Tensor::from_vec(flat, (chunk.len(), points, 3), &Device::Cpu)?; // [chunk, points, 3]
+            let x = Tensor::from_vec(flat, (chunk.len(), points, 3), &self.device)?; // [chunk, points, 3]
             data.extend(self.forward(x)?.flatten_all()?.to_vec1::<f32>()?);
         }
         Descriptors::new(self.config.dim, data)
