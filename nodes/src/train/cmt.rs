@@ -49,7 +49,9 @@ pub struct CmtArgs {
     /// Output folder (see the module doc); resumed from when it holds a checkpoint.
     #[arg(long, default_value = "models/cmt")]
     pub out: PathBuf,
-    /// Schedule (all give bit-identical weights on the CPU device).
+    /// Schedule (on the CPU device they agree to float rounding: CMT's
+    /// decoder layers share their memory tokens, so a pack boundary between
+    /// them sums those gradients in another order).
     #[arg(long, value_enum, default_value = "harmony")]
     pub schedule: ScheduleArg,
     /// Device capacity (B, KiB, MiB or GiB).
