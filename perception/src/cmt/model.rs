@@ -9,7 +9,7 @@
 //!
 //! `cargo bench -p cairn-perception --bench cmt -- small` runs the small
 //! network on the nuScenes sample and prints its per-stage times (on the
-//! shared 2-core development machine: ≈0.6 s for one sample, 587 076
+//! shared 2-core development machine: ≈0.7 s for one sample, 587 076
 //! parameters; `full`, 32 152 068 parameters, takes minutes on that CPU). Weights are per layer in `params` order; their
 //! files are [`super::weights`].
 
