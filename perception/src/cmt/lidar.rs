@@ -41,8 +41,10 @@ pub fn layers(config: &CmtConfig) -> Vec<Box<dyn Layer>> {
     layers
 }
 
-/// The inputs a LiDAR layer consumes; everything else passes on.
-const PILLAR_INPUTS: [&str; 4] = ["pillar_points", "pillar_mask", "pillar_cells", "pillar_valid"];
+/// The inputs the pillar net consumes; everything else passes on
+/// (`pillar_valid` too: the position layer zeroes the BEV tokens of a
+/// sample without points, the masked-modal behaviour).
+const PILLAR_INPUTS: [&str; 3] = ["pillar_points", "pillar_mask", "pillar_cells"];
 
 /// `inputs` without `consumed`, plus `outputs`.
 fn pass_on(inputs: &TensorMap, consumed: &[&str], outputs: Vec<(&str, Tensor)>) -> TensorMap {
@@ -287,6 +289,7 @@ mod tests {
         assert_eq!(out["bev_tokens"].dims(), &[2, 16, 8]);
         assert!(out.contains_key("passenger"));
         assert!(!out.contains_key("pillar_points") && !out.contains_key("bev_canvas"));
+        assert!(out.contains_key("pillar_valid"), "the position layer needs it");
     }
 
     #[test]

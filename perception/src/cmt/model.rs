@@ -286,6 +286,30 @@ pub(crate) mod tests {
         assert!(boxes.iter().all(|v| v.is_finite()));
     }
 
+    /// Regression: the pillar net consumed `pillar_valid`, so a sample whose
+    /// points were dropped kept the BEV backbone's output of an empty canvas
+    /// instead of zero tokens.
+    #[test]
+    fn dropped_points_give_zero_bev_tokens_in_the_memory() {
+        // Non-zero biases everywhere, so an empty canvas does not map to zero by itself.
+        let config = CmtConfig::small();
+        let mut weights = init_weights(&config, 7);
+        weights.iter_mut().flatten().for_each(|w| w.data.iter_mut().for_each(|v| *v += 0.05));
+        let net = Cmt::new(config.clone(), &weights).unwrap();
+        let mut inputs = ring_inputs(&config, 1, 0);
+        let mut pillars = pillar_map(&config, 1, 2000);
+        for key in ["pillar_valid", "pillar_mask", "pillar_points"] {
+            let zeroed = pillars[key].zeros_like().unwrap();
+            pillars.insert(key.into(), zeroed);
+        }
+        inputs.extend(pillars);
+        let out = net.forward(inputs).unwrap();
+        let [bev_columns, bev_rows] = config.bev_grid();
+        let bev = out["memory"].narrow(1, 0, bev_columns * bev_rows).unwrap();
+        let largest = bev.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+        assert_eq!(largest, 0.0, "BEV tokens of a sample without points");
+    }
+
     #[test]
     fn a_wrong_weight_shape_is_a_clear_error() {
         let config = CmtConfig::small();
