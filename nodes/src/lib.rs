@@ -1,7 +1,8 @@
 //! The `cairn` command line: trajectory evaluation, bags, synthetic sensor
-//! data, RGB-D SLAM, the end-to-end demo, swapping-trainer benchmarks,
-//! point-cloud registration, the ROS 2 SLAM node over DDS, bag replay,
-//! ROS 2 launch files and rerun visualisation.
+//! data, RGB-D SLAM with saved maps and relocalisation, the end-to-end demo,
+//! swapping-trainer benchmarks and training jobs (L3D, CMT), point-cloud
+//! registration, 3D detection and its nuScenes evaluation, the ROS 2 SLAM
+//! node over DDS, bag replay, ROS 2 launch files and rerun visualisation.
 //!
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and

@@ -1,8 +1,8 @@
 //! Learned perception: L3D local 3-D descriptors (the DIP network, trained by
 //! cairn-train, and FPFH) with mutual-nearest-neighbour matching, RANSAC
-//! registration and the overlap metric, and nuScenes detection metrics (mAP,
-//! TP errors, NDS) that agree with the nuscenes-devkit (the CMT detector is
-//! to come).
+//! registration and the overlap metric; the CMT detector (camera + LiDAR
+//! tokens → 3D boxes, trained by cairn-train); and nuScenes detection
+//! metrics (mAP, TP errors, NDS) that agree with the nuscenes-devkit.
 //!
 //! # Brief overview
 //! - [`l3d`]: keyframe clouds → keypoints → canonical patches → descriptors →
@@ -18,8 +18,12 @@
 //!   the nuscenes-devkit computes it ([`detection::gt`]: ground truth and
 //!   predictions with the devkit's filters, [`detection::accumulate()`],
 //!   [`detection::metrics`]: AP, TP errors, mAP, NDS), run by `cairn eval det`.
-//! - [`cmt`]: the CMT detector (camera + LiDAR tokens → 3D boxes); being
-//!   built, its configuration and tensor contract first.
+//! - [`cmt`]: the CMT detector (camera + LiDAR tokens → 3D boxes): image
+//!   backbone + FPN, pillars + BEV backbone, coordinate-guided position
+//!   encodings, the decoder and its heads as cairn-train layers; box coder,
+//!   Hungarian matching, losses, denoising and masked-modal training
+//!   (`cairn train cmt`); top-k decoding to a nuScenes submission
+//!   (`cairn detect`).
 //! - [`describe`]: the descriptor as a swappable piece ([`describe::LocalDescriptor`]:
 //!   [`describe::Fpfh`] or [`describe::DipDescriptor`]), clouds described once
 //!   ([`describe::DescribedCloud`]) and registered against each other.

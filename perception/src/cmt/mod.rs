@@ -58,6 +58,19 @@
 //! - [`model`]: the layers assembled, and [`Cmt`] for inference.
 //! - [`weights`]: `cmt.safetensors` + `cmt.json`, load and save.
 //!
+//! Training and inference, in the order a step runs them:
+//! - [`batch`]: the training data source (sample set → the contract's
+//!   inputs and targets, masked-modal dropping) and inference inputs per
+//!   modality.
+//! - [`denoise`]: point-based query denoising (noisy ground-truth centres,
+//!   their targets, the attention mask).
+//! - [`boxes`]: the box coder (`LidarBox` ↔ the box code, centre
+//!   normalisation).
+//! - [`matching`]: Hungarian matching (focal class cost + weighted L1).
+//! - [`loss`]: the objective on every decoder layer (focal + weighted L1,
+//!   denoising losses).
+//! - [`decode`]: top-k sigmoid scores, no NMS, to a nuScenes submission.
+//!
 //! Intermediate names inside the image branch and between the position
 //! layer and the decoder (see the parts): `image.features`,
 //! `image.level.{k}`; `memory` `[B, Tb + Ti, C]` (`[bev_tokens;
