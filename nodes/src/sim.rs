@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use cairn_core::trajectory::TrajectoryFormat;
-use cairn_sim::drive::{DriveOptions, write_drive};
+use cairn_sim::drive::{DriveOptions, write_drives};
 use cairn_sim::rig::Rig;
 use cairn_sim::{CameraPath, PathShape, RgbdCamera, Scene, SceneKind, SequenceOptions, render_rgbd_sequence};
 use clap::{Args, Subcommand, ValueEnum};
@@ -34,6 +34,10 @@ pub struct DriveArgs {
     /// Street seed: same seed, same street, same bytes.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Streets to drive, seeds SEED, SEED+1, …, with SAMPLES samples each,
+    /// into one set (a training or evaluation set from one command).
+    #[arg(long, default_value_t = 1)]
+    streets: usize,
     /// LiDAR range noise and dropout.
     #[arg(long, value_enum, default_value_t = Switch::On)]
     noise: Switch,
@@ -133,12 +137,18 @@ fn drive(args: &DriveArgs) -> Result<String> {
         image_scale: args.image_scale,
         ..Default::default()
     };
-    let bar = ProgressBar::new(args.samples as u64).with_style(
+    let bar = ProgressBar::new((args.samples * args.streets.max(1)) as u64).with_style(
         ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} samples [{elapsed_precise} < {eta}]")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    bar.set_message(format!("driving street (seed {})", args.seed));
-    let set = write_drive(&options, &rig, &args.out, |p| bar.set_position(p.done as u64))
+    bar.set_message(match args.streets {
+        1 => format!("driving street (seed {})", args.seed),
+        n => format!("driving {n} streets (seeds {}–{})", args.seed, args.seed + n as u64 - 1),
+    });
+    if args.streets == 0 {
+        bail!("--streets must be at least 1");
+    }
+    let set = write_drives(&options, args.streets, &rig, &args.out, |p| bar.set_position(p.done as u64))
         .with_context(|| format!("writing samples into {}", args.out.display()))?;
     bar.finish_and_clear();
     let boxes: usize = set.data_list.iter().map(|s| s.instances.len()).sum();

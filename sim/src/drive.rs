@@ -249,28 +249,48 @@ pub fn token(seed: u64, index: usize) -> String {
 /// Renders `options.samples` samples into the sample set `out` (created;
 /// it must not hold one already), calling `progress` after each sample.
 /// Returns the set as written.
-pub fn write_drive(
+pub fn write_drive(options: &DriveOptions, rig: &Rig, out: &Path, progress: impl FnMut(Progress)) -> Result<SampleSet> {
+    write_drives(options, 1, rig, out, progress)
+}
+
+/// Drives `streets` streets, seeds `options.seed`, `options.seed + 1`, …,
+/// `options.samples` samples each, into one sample set `out` (created; it
+/// must not hold one already): a training or evaluation set of many
+/// streets from one command. File names and tokens carry the street seed,
+/// so the streets never collide; `sample_idx` runs over the whole set.
+pub fn write_drives(
     options: &DriveOptions,
+    streets: usize,
     rig: &Rig,
     out: &Path,
     mut progress: impl FnMut(Progress),
 ) -> Result<SampleSet> {
+    if streets == 0 {
+        return Err(Error::InvalidArgument("a drive needs at least one street".into()));
+    }
     let index = out.join(cairn_core::samples::INDEX_FILE);
     if index.exists() {
         return Err(Error::InvalidArgument(format!("{} exists already", index.display())));
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
-    let drive = Drive::new(options.clone(), rig)?;
-    let mut set = SampleSet::new("cairn-sim", &format!("street-seed-{}", options.seed));
+    let last = options.seed + streets as u64 - 1;
+    let version =
+        if streets == 1 { format!("street-seed-{last}") } else { format!("street-seeds-{}-{last}", options.seed) };
+    let mut set = SampleSet::new("cairn-sim", &version);
     set.dir = out.to_path_buf();
-    for k in 0..options.samples {
-        let sample = drive.sample(k)?;
-        write_pcd_bin(&out.join(&sample.info.lidar_points.lidar_path), &sample.scan.sweep())?;
-        for (view, camera) in sample.views.iter().zip(&drive.rig.cameras) {
-            view.rgb.save_png(out.join(&sample.info.images[&camera.name].img_path))?;
+    let total = options.samples * streets;
+    for street in 0..streets as u64 {
+        let drive = Drive::new(DriveOptions { seed: options.seed + street, ..options.clone() }, rig)?;
+        for k in 0..options.samples {
+            let mut sample = drive.sample(k)?;
+            write_pcd_bin(&out.join(&sample.info.lidar_points.lidar_path), &sample.scan.sweep())?;
+            for (view, camera) in sample.views.iter().zip(&drive.rig.cameras) {
+                view.rgb.save_png(out.join(&sample.info.images[&camera.name].img_path))?;
+            }
+            sample.info.sample_idx = set.data_list.len();
+            set.data_list.push(sample.info);
+            progress(Progress { done: set.data_list.len(), total });
         }
-        set.data_list.push(sample.info);
-        progress(Progress { done: k + 1, total: options.samples });
     }
     set.write(out)?;
     Ok(set)
@@ -287,6 +307,26 @@ mod tests {
         assert_eq!(token(3, 7), token(3, 7));
         assert_ne!(token(3, 7), token(4, 7));
         assert_eq!(token(0, 0).len(), 32);
+    }
+
+    #[test]
+    fn several_streets_make_one_set_without_collisions() {
+        let out = std::env::temp_dir().join(format!("cairn-drives-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let options = DriveOptions { samples: 2, seed: 40, image_scale: 0.02, ..Default::default() };
+        let set = write_drives(&options, 2, &Rig::nuscenes().unwrap(), &out, |_| ()).unwrap();
+        assert_eq!(set.data_list.iter().map(|s| s.sample_idx).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        let tokens: std::collections::HashSet<_> = set.data_list.iter().map(|s| s.token.clone()).collect();
+        assert_eq!(tokens.len(), 4);
+        assert_eq!(set.data_list[2].token, token(41, 0));
+        let read = SampleSet::read(&out).unwrap();
+        assert_eq!(read.data_list.len(), 4);
+        for sample in &read.data_list {
+            assert!(read.file(&sample.lidar_points.lidar_path).exists());
+            assert!(sample.images.values().all(|c| read.file(&c.img_path).exists()));
+        }
+        assert!(write_drives(&options, 1, &Rig::nuscenes().unwrap(), &out, |_| ()).is_err(), "a set exists there");
+        std::fs::remove_dir_all(&out).ok();
     }
 
     #[test]
