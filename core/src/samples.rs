@@ -226,7 +226,9 @@ pub struct LidarSweep {
     pub ring: Vec<u16>,
 }
 
-fn rigid_from_rows(rows: &[[f64; 4]; 4], what: &str) -> Result<Rigid3> {
+/// The rigid transform of a row-major 4×4 (the JSON form); `what` names it
+/// in the error when the matrix is not rigid.
+pub fn rigid_from_rows(rows: &[[f64; 4]; 4], what: &str) -> Result<Rigid3> {
     let m = Matrix4::from_fn(|r, c| rows[r][c]);
     let bottom = [m[(3, 0)], m[(3, 1)], m[(3, 2)], m[(3, 3)]];
     if bottom != [0.0, 0.0, 0.0, 1.0] {

@@ -27,6 +27,8 @@
 //! - [`describe`]: the descriptor as a swappable piece ([`describe::LocalDescriptor`]:
 //!   [`describe::Fpfh`] or [`describe::DipDescriptor`]), clouds described once
 //!   ([`describe::DescribedCloud`]) and registered against each other.
+//! - [`layer_files`]: weight folders (safetensors + JSON config) of the
+//!   networks written as cairn-train layers.
 //! - [`icp`]: point-to-plane ICP refinement and fitness.
 //! - [`fpfh`]: FPFH, the hand-crafted descriptor of the baseline registration
 //!   (Open3D's), computed as Open3D does.
@@ -55,6 +57,7 @@ pub mod error;
 pub mod fpfh;
 pub mod icp;
 pub mod l3d;
+pub mod layer_files;
 pub mod register;
 
 pub use error::{Error, Result};

@@ -14,11 +14,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use cairn_core::samples::{rigid_from_rows, rows_from_rigid};
 use cairn_core::transform::Rigid3;
 use cairn_perception::describe::DescribedCloud;
 use cairn_perception::l3d::{Descriptors, Neighbours};
 use candle_core::{DType, Device, Tensor};
-use nalgebra::{Matrix4, Point3, Vector3};
+use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
 use crate::graph::{EdgeKind, PoseGraph};
@@ -83,17 +84,8 @@ struct IndexKeyframe {
     world_from_keyframe: [[f64; 4]; 4],
 }
 
-fn rows(transform: &Rigid3) -> [[f64; 4]; 4] {
-    let m = transform.to_homogeneous();
-    std::array::from_fn(|r| std::array::from_fn(|c| m[(r, c)]))
-}
-
 fn rigid(rows: &[[f64; 4]; 4], what: &str) -> Result<Rigid3> {
-    let m = Matrix4::from_fn(|r, c| rows[r][c]);
-    let rotation = m.fixed_view::<3, 3>(0, 0).into_owned();
-    let t = Vector3::new(m[(0, 3)], m[(1, 3)], m[(2, 3)]);
-    cairn_core::transform::rigid_from_matrix(&rotation, t)
-        .map_err(|e| Error::Map(format!("{what} is not a rigid transform: {e}")))
+    rigid_from_rows(rows, what).map_err(|e| Error::Map(e.to_string()))
 }
 
 fn kind_name(kind: &EdgeKind) -> &'static str {
@@ -119,7 +111,11 @@ impl SavedMap {
             keyframes: self
                 .keyframes
                 .iter()
-                .map(|k| IndexKeyframe { id: k.id, stamp: k.stamp, world_from_keyframe: rows(&k.world_from_keyframe) })
+                .map(|k| IndexKeyframe {
+                    id: k.id,
+                    stamp: k.stamp,
+                    world_from_keyframe: rows_from_rigid(&k.world_from_keyframe),
+                })
                 .collect(),
             edges: self.edges.clone(),
         };
@@ -176,7 +172,7 @@ impl SavedMap {
                 from: e.from,
                 to: e.to,
                 kind: kind_name(&e.kind).into(),
-                to_from_from: rows(&e.to_from_from),
+                to_from_from: rows_from_rigid(&e.to_from_from),
             })
             .collect()
     }

@@ -5,15 +5,13 @@
 //! corrupt file, a missing, extra or misshapen weight, a non-finite value,
 //! an invalid config — is an error that says so.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use cairn_train::HostTensor;
-use candle_core::{DType, Device, Tensor};
 
 use super::CmtConfig;
 use super::model::{Cmt, layers};
-use crate::{Error, Result};
+use crate::{Error, Result, layer_files};
 
 /// The config file's name in a weights folder.
 pub const CONFIG_FILE: &str = "cmt.json";
@@ -22,10 +20,7 @@ pub const WEIGHTS_FILE: &str = "cmt.safetensors";
 
 /// Per layer, the safetensors names of its weights (`"{layer}.{param}"`).
 pub fn weight_names(config: &CmtConfig) -> Vec<Vec<String>> {
-    let names = |(l, layer): (usize, Box<dyn cairn_train::Layer>)| {
-        layer.params().iter().map(|p| format!("{l}.{}", p.name)).collect()
-    };
-    layers(config).into_iter().enumerate().map(names).collect()
+    layer_files::weight_names(&layers(config))
 }
 
 impl Cmt {
@@ -34,17 +29,7 @@ impl Cmt {
         let config: CmtConfig = serde_json::from_slice(config_json)
             .map_err(|e| Error::Input(format!("cmt: the config is not valid: {e}")))?;
         super::model::validate(&config)?;
-        let mut named = candle_core::safetensors::load_buffer(safetensors, &Device::Cpu)
-            .map_err(|e| Error::Input(format!("cmt: the weights are not a valid safetensors file: {e}")))?;
-        let weights = weight_names(&config)
-            .into_iter()
-            .map(|names| names.into_iter().map(|name| take_weight(&mut named, &name)).collect())
-            .collect::<Result<Vec<Vec<HostTensor>>>>()?;
-        let mut extra: Vec<&String> = named.keys().collect();
-        extra.sort();
-        if let Some(extra) = extra.first() {
-            return Err(Error::Input(format!("cmt: the weights hold {extra:?}, which the config has no place for")));
-        }
+        let weights = layer_files::read_weights("cmt", safetensors, weight_names(&config))?;
         Self::new(config, &weights)
     }
 
@@ -63,11 +48,6 @@ impl Cmt {
     }
 }
 
-fn take_weight(named: &mut HashMap<String, Tensor>, name: &str) -> Result<HostTensor> {
-    let tensor = named.remove(name).ok_or_else(|| Error::Input(format!("cmt: the weights lack {name:?}")))?;
-    Ok(HostTensor::from_tensor(&tensor.to_dtype(DType::F32)?)?)
-}
-
 /// Writes `DIR/cmt.json` and `DIR/cmt.safetensors` (creating DIR) from
 /// host weights per layer (as training holds them).
 pub fn save(dir: &Path, config: &CmtConfig, weights: &[Vec<HostTensor>]) -> Result<()> {
@@ -75,17 +55,8 @@ pub fn save(dir: &Path, config: &CmtConfig, weights: &[Vec<HostTensor>]) -> Resu
     if names.len() != weights.len() || names.iter().zip(weights).any(|(n, w)| n.len() != w.len()) {
         return Err(Error::Input(format!("cmt: the weights do not fit the {:?} config's layers", config.name)));
     }
-    let io = |e: std::io::Error| Error::Input(format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let mut named = HashMap::new();
-    for (names, layer) in names.into_iter().zip(weights) {
-        for (name, w) in names.into_iter().zip(layer) {
-            named.insert(name, w.to_tensor()?);
-        }
-    }
-    candle_core::safetensors::save(&named, dir.join(WEIGHTS_FILE))?;
     let json = serde_json::to_string_pretty(config).map_err(|e| Error::Input(e.to_string()))?;
-    std::fs::write(dir.join(CONFIG_FILE), json + "\n").map_err(io)
+    layer_files::write_folder(dir, (CONFIG_FILE, json), WEIGHTS_FILE, names, weights)
 }
 
 #[cfg(test)]

@@ -45,18 +45,7 @@ pub use metrics::{DetectionMetrics, evaluate};
 
 /// The ten nuScenes detection classes, in label order (the label of a box
 /// is its index here; `metainfo.categories` of a sample set agrees).
-pub const CLASSES: [&str; 10] = [
-    "car",
-    "truck",
-    "trailer",
-    "bus",
-    "construction_vehicle",
-    "bicycle",
-    "motorcycle",
-    "pedestrian",
-    "traffic_cone",
-    "barrier",
-];
+pub const CLASSES: [&str; 10] = cairn_core::samples::NUSCENES_CLASSES;
 
 /// The devkit's evaluation range of each class (metres from the ego in the
 /// ground plane; `detection_cvpr_2019`), in [`CLASSES`] order.

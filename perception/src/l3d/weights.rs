@@ -5,15 +5,12 @@
 //! file, a missing, extra or misshapen weight, a non-finite value — is an
 //! error that says so.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use cairn_train::HostTensor;
-use cairn_train::model::Layer;
-use candle_core::{DType, Device, Tensor};
 
 use super::network::{DipConfig, DipNetwork};
-use crate::{Error, Result};
+use crate::{Error, Result, layer_files};
 
 impl DipNetwork {
     /// A network from a JSON config and safetensors weights (bytes).
@@ -21,15 +18,7 @@ impl DipNetwork {
         let config: DipConfig = serde_json::from_slice(config_json)
             .map_err(|e| Error::Input(format!("dip: the network config is not valid: {e}")))?;
         config.validate()?;
-        let mut named = candle_core::safetensors::load_buffer(safetensors, &Device::Cpu)
-            .map_err(|e| Error::Input(format!("dip: the weights are not a valid safetensors file: {e}")))?;
-        let weights = weight_names(&config)
-            .into_iter()
-            .map(|names| names.into_iter().map(|name| take_weight(&mut named, &name)).collect())
-            .collect::<Result<Vec<Vec<HostTensor>>>>()?;
-        if let Some(extra) = named.keys().next() {
-            return Err(Error::Input(format!("dip: the weights hold {extra:?}, which the config has no place for")));
-        }
+        let weights = layer_files::read_weights("dip", safetensors, weight_names(&config))?;
         Self::new(config, &weights)
     }
 
@@ -59,35 +48,20 @@ pub const WEIGHTS_FILE: &str = "dip.safetensors";
 
 /// Per layer, the safetensors names of its weights (`"{layer}.{param}"`).
 pub fn weight_names(config: &DipConfig) -> Vec<Vec<String>> {
-    let names = |(l, layer): (usize, &dyn Layer)| layer.params().iter().map(|p| format!("{l}.{}", p.name)).collect();
-    config.layers().iter().map(|layer| layer.as_ref()).enumerate().map(names).collect()
-}
-
-fn take_weight(named: &mut HashMap<String, Tensor>, name: &str) -> Result<HostTensor> {
-    let tensor = named.remove(name).ok_or_else(|| Error::Input(format!("dip: the weights lack {name:?}")))?;
-    let tensor = tensor.to_dtype(DType::F32)?;
-    Ok(HostTensor::from_tensor(&tensor)?)
+    layer_files::weight_names(&config.layers())
 }
 
 /// Writes `DIR/dip.json` and `DIR/dip.safetensors` (creating DIR).
 pub fn save(dir: &Path, config: &DipConfig, weights: &[Vec<HostTensor>]) -> Result<()> {
-    let io = |e: std::io::Error| Error::Input(format!("{}: {e}", dir.display()));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let mut named = HashMap::new();
-    for (names, layer) in weight_names(config).into_iter().zip(weights) {
-        for (name, w) in names.into_iter().zip(layer) {
-            named.insert(name, w.to_tensor()?);
-        }
-    }
-    candle_core::safetensors::save(&named, dir.join(WEIGHTS_FILE))?;
     let json = serde_json::to_string_pretty(config).map_err(|e| Error::Input(e.to_string()))?;
-    std::fs::write(dir.join(CONFIG_FILE), json + "\n").map_err(io)
+    layer_files::write_folder(dir, (CONFIG_FILE, json), WEIGHTS_FILE, weight_names(config), weights)
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use candle_core::{Device, Tensor};
 
     fn init(config: &DipConfig, seed: u64) -> Vec<Vec<HostTensor>> {
         let specs = config.layers().iter().map(|layer| layer.params()).collect::<Vec<_>>();
