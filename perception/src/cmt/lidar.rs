@@ -22,8 +22,6 @@ use cairn_train::model::{Init, Layer, LayerCtx, LayerOutput, ParamSpec, TensorMa
 use candle_core::{DType, Tensor};
 
 use super::CmtConfig;
-use super::backbone::group_norm;
-use super::model::{bad_weights, pass_through};
 use super::pillars::POINT_FEATURES;
 
 /// The LiDAR branch's layers, first to last: pillar net + scatter, the BEV
@@ -50,9 +48,14 @@ const PILLAR_INPUTS: [&str; 3] = ["pillar_points", "pillar_mask", "pillar_cells"
 
 /// `inputs` without `consumed`, plus `outputs`.
 fn pass_on(inputs: &TensorMap, consumed: &[&str], outputs: Vec<(&str, Tensor)>) -> TensorMap {
-    let mut map = pass_through(inputs, consumed);
+    let mut map: TensorMap =
+        inputs.iter().filter(|(k, _)| !consumed.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
     map.extend(outputs.into_iter().map(|(k, v)| (k.to_string(), v)));
     map
+}
+
+fn bad_weights(layer: &str, expected: usize, got: usize) -> cairn_train::Error {
+    cairn_train::Error::Schedule(format!("{layer}: expected {expected} weights, got {got}"))
 }
 
 /// Layer norm over the last dimension with gain and bias.
@@ -62,6 +65,22 @@ fn layer_norm(x: &Tensor, gain: &Tensor, bias: &Tensor) -> TrainResult<Tensor> {
     let variance = centred.sqr()?.mean_keepdim(candle_core::D::Minus1)?;
     let normed = centred.broadcast_div(&(variance + 1e-5)?.sqrt()?)?;
     Ok(normed.broadcast_mul(gain)?.broadcast_add(bias)?)
+}
+
+/// Group norm of `[B, C, H, W]` with per-channel gain and bias.
+pub fn group_norm(x: &Tensor, groups: usize, gain: &Tensor, bias: &Tensor) -> TrainResult<Tensor> {
+    let (b, c, h, w) = x.dims4()?;
+    let grouped = x.reshape((b, groups, (c / groups) * h * w))?; // [B, G, C/G·H·W]
+    let normed =
+        layer_norm(&grouped, &Tensor::ones(1, x.dtype(), x.device())?, &Tensor::zeros(1, x.dtype(), x.device())?)?;
+    let normed = normed.reshape((b, c, h, w))?;
+    let per_channel = |t: &Tensor| t.reshape((1, c, 1, 1));
+    Ok(normed.broadcast_mul(&per_channel(gain)?)?.broadcast_add(&per_channel(bias)?)?)
+}
+
+/// GroupNorm groups for `channels`: 8 when they divide, else fewer.
+fn groups_for(channels: usize) -> usize {
+    (1..=8).rev().find(|g| channels.is_multiple_of(*g)).unwrap_or(1)
 }
 
 /// The pillar feature net and the scatter: `pillar_*` → `bev_canvas`
@@ -150,8 +169,9 @@ impl Layer for BevStage {
     fn forward(&self, weights: &[Tensor], inputs: &TensorMap, _ctx: LayerCtx) -> TrainResult<LayerOutput> {
         let [w1, g1, b1, w2, g2, b2] = weights else { return Err(bad_weights("cmt bev stage", 6, weights.len())) };
         let x = input(inputs, "bev_canvas")?; // [B, C_in, H, W]
-        let y = group_norm(&x.conv2d(w1, 1, self.stride, 1, 1)?, g1, b1)?.relu()?; // [B, C, H/s, W/s]
-        let y = group_norm(&y.conv2d(w2, 1, 1, 1, 1)?, g2, b2)?.relu()?;
+        let groups = groups_for(self.channels);
+        let y = group_norm(&x.conv2d(w1, 1, self.stride, 1, 1)?, groups, g1, b1)?.relu()?; // [B, C, H/s, W/s]
+        let y = group_norm(&y.conv2d(w2, 1, 1, 1, 1)?, groups, g2, b2)?.relu()?;
         Ok(LayerOutput { outputs: pass_on(inputs, &["bev_canvas"], vec![("bev_canvas", y)]), aux_loss: None })
     }
 
