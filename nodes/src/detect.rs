@@ -12,7 +12,8 @@ use cairn_core::samples::SampleSet;
 use cairn_perception::cmt::Cmt;
 use cairn_perception::cmt::batch::{Modality, inputs};
 use cairn_perception::cmt::decode::{detections, submission};
-use cairn_perception::detection::SubmissionMeta;
+use cairn_perception::detection::{LidarBox, SubmissionMeta};
+use cairn_train::host::HostMap;
 use cairn_train::model::TensorMap;
 use clap::{Args, ValueEnum};
 
@@ -56,18 +57,12 @@ pub fn run(args: &DetectArgs) -> Result<String> {
         ModalityArg::Lidar => Modality::Lidar,
         ModalityArg::Camera => Modality::Camera,
     };
-    let config = network.config().clone();
-    let last = config.decoder.layers - 1;
     let bar = crate::progress::bar("cairn detect", "samples");
     bar.set_length(set.data_list.len() as u64);
     let (start, mut boxes) = (std::time::Instant::now(), Vec::with_capacity(set.data_list.len()));
     for sample in &set.data_list {
-        let host = inputs(&set, &[sample], &config, modality)?;
-        let tensors = host.iter().map(|(k, v)| Ok((k.clone(), v.to_tensor()?))).collect::<Result<TensorMap>>()?;
-        let outputs = network.forward(tensors).with_context(|| format!("sample {}", sample.token))?;
-        let class = outputs.get(&format!("class.{last}")).context("the network gave no class logits")?;
-        let box_codes = outputs.get(&format!("box.{last}")).context("the network gave no boxes")?;
-        boxes.extend(detections(class, box_codes, 0, &config)?);
+        let host = inputs(&set, &[sample], network.config(), modality)?;
+        boxes.extend(run_network(&network, &host).with_context(|| format!("sample {}", sample.token))?);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -90,6 +85,19 @@ pub fn run(args: &DetectArgs) -> Result<String> {
         seconds / samples.len() as f64,
         args.out.display()
     ))
+}
+
+/// The network on a batch of host inputs (`cairn_perception::cmt::batch`):
+/// its last decoder layer's boxes per sample, LiDAR frame, highest score
+/// first. `cairn detect` and `cairn node detect` both detect through this.
+pub fn run_network(network: &Cmt, host: &HostMap) -> Result<Vec<Vec<LidarBox>>> {
+    let config = network.config();
+    let last = config.decoder.layers - 1;
+    let tensors = host.iter().map(|(k, v)| Ok((k.clone(), v.to_tensor()?))).collect::<Result<TensorMap>>()?;
+    let outputs = network.forward(tensors)?;
+    let class = outputs.get(&format!("class.{last}")).context("the network gave no class logits")?;
+    let box_codes = outputs.get(&format!("box.{last}")).context("the network gave no boxes")?;
+    Ok(detections(class, box_codes, 0, config)?)
 }
 
 #[cfg(test)]

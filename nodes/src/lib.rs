@@ -2,15 +2,17 @@
 //! data, RGB-D SLAM with saved maps and relocalisation, the end-to-end demo,
 //! swapping-trainer benchmarks and training jobs (L3D, CMT), point-cloud
 //! registration, 3D detection and its nuScenes evaluation, the ROS 2 SLAM
-//! node over DDS, bag replay, ROS 2 launch files and rerun visualisation.
+//! and detection nodes over DDS, bag replay, ROS 2 launch files and rerun
+//! visualisation.
 //!
 //! # Brief overview
 //! [`Cli`] is the whole argument tree (clap). [`run`] validates it once and
 //! dispatches through one `match` to a subcommand module ([`eval`], [`bag`],
 //! [`sim`], [`slam`], [`demo`], [`train`], [`detect`], [`loops`], [`node`],
-//! [`replay`], [`launch`]), which returns the text to print. The ROS 2
-//! node's parts (parameters, input synchronisation, the transport-free
-//! pipeline, output messages, the ros2-client DDS side) live in [`ros`];
+//! [`replay`], [`launch`]; `cairn node detect` is [`node_detect`]), which
+//! returns the text to print. The ROS 2 nodes' parts (parameters, input
+//! synchronisation, the transport-free pipelines, output messages, the
+//! ros2-client DDS side) live in [`ros`];
 //! [`viz`] is the one rerun seam (`--rrd` / `--connect`) those commands log
 //! through.
 //! The `cairn` binary is a thin wrapper, so tests
@@ -33,6 +35,7 @@ pub mod loop_eval;
 pub mod loop_log;
 pub mod loops;
 pub mod node;
+pub mod node_detect;
 pub mod pr_curve;
 pub mod progress;
 pub mod replay;

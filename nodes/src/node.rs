@@ -32,6 +32,10 @@ pub enum NodeCommand {
     /// RGB-D SLAM on ROS 2 topics: images and camera_info in; odometry, tf
     /// (map → odom → camera), path and loop markers out.
     Slam(NodeSlamArgs),
+    /// CMT 3D detection on ROS 2 topics: N cameras (Image + CameraInfo), a
+    /// PointCloud2 and /tf_static in; vision_msgs/Detection3DArray and a
+    /// MarkerArray out; from the cameras alone while the LiDAR is silent.
+    Detect(crate::node_detect::NodeDetectArgs),
 }
 
 /// Arguments of `cairn node slam`.
@@ -62,6 +66,7 @@ pub struct NodeSlamArgs {
 pub fn run(command: &NodeCommand) -> Result<String> {
     match command {
         NodeCommand::Slam(args) => run_slam(args),
+        NodeCommand::Detect(args) => crate::node_detect::run(args),
     }
 }
 
@@ -212,7 +217,7 @@ impl RunStats {
 }
 
 /// The `q` quantile of sorted values (nearest rank).
-fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     let last = sorted.len().checked_sub(1)?;
     sorted.get(((q * sorted.len() as f64).ceil() as usize).saturating_sub(1).min(last)).copied()
 }

@@ -1,12 +1,14 @@
-//! `cairn replay BAG`: a bag's camera topics through the SLAM node.
+//! `cairn replay BAG`: a bag through the nodes.
 //!
-//! Without `--publish` the messages go in-process, in bag order, through the
-//! node's own code ([`SlamPipeline`]), every synchronised pair processed:
-//! deterministic, and the trajectory written to `--out` is byte-identical to
-//! `cairn slam BAG --out …`. With `--publish` they go out on DDS, spaced as
-//! recorded (`--rate`), for a running `cairn node slam`; stamps are shifted
-//! to the wall clock (spacing kept) unless `--clock`, which keeps bag time
-//! and publishes it on `/clock`.
+//! Without `--publish` the camera topics go in-process, in bag order,
+//! through the SLAM node's own code ([`SlamPipeline`]), every synchronised
+//! pair processed: deterministic, and the trajectory written to `--out` is
+//! byte-identical to `cairn slam BAG --out …`. With `--publish` the bag's
+//! topics (Image, CameraInfo, PointCloud2, /tf, /tf_static; `--topics`
+//! picks some) go out on DDS like `ros2 bag play`, spaced as recorded
+//! (`--rate`), for a running `cairn node slam` or `cairn node detect`;
+//! stamps are shifted to the wall clock (spacing kept) unless `--clock`,
+//! which keeps bag time and publishes it on `/clock`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,12 +19,15 @@ use anyhow::{Context, Result, anyhow, bail};
 use cairn_bags::cdr;
 use cairn_bags::msg::builtin_interfaces::Time;
 use cairn_bags::msg::rosgraph_msgs::Clock;
-use cairn_bags::msg::sensor_msgs::{CameraInfo, Image};
+use cairn_bags::msg::RosMessage;
+use cairn_bags::msg::sensor_msgs::{CameraInfo, Image, PointCloud2};
+use cairn_bags::msg::std_msgs::Header;
+use cairn_bags::msg::tf2_msgs::TFMessage;
 use cairn_bags::storage::Bag;
 use clap::Args;
 use ros2_client::Publisher;
 
-use crate::ros::dds::{RosNode, output_qos, send, sensor_qos};
+use crate::ros::dds::{RosNode, latched_qos, output_qos, send, sensor_qos};
 use crate::ros::params::{NodeConfig, TopicParams};
 use crate::ros::pipeline::{Input, SlamPipeline};
 use crate::slam::LoopArg;
@@ -53,9 +58,14 @@ pub struct ReplayArgs {
     /// --publish: start over at the end, until SIGINT/SIGTERM.
     #[arg(long = "loop", requires = "publish")]
     pub repeat: bool,
-    /// --publish: wait up to this many seconds for a subscriber on the colour topic first.
+    /// --publish: wait up to this many seconds for a subscriber on every
+    /// sensor topic (images, camera_info, point clouds) first.
     #[arg(long, default_value_t = 0.0, value_name = "SECONDS", requires = "publish")]
     pub wait: f64,
+    /// --publish: play only these topics (comma-separated; default every
+    /// topic of a played type: Image, CameraInfo, PointCloud2, TFMessage).
+    #[arg(long, value_delimiter = ',', value_name = "TOPICS", requires = "publish")]
+    pub topics: Vec<String>,
     /// In-process: loop closure, as `cairn slam --loop` (`fpfh` or `none`);
     /// named so because `--loop` repeats the bag, as in `ros2 bag play`.
     #[arg(long, value_enum, default_value_t = LoopArg::Fpfh, conflicts_with = "publish")]
@@ -86,7 +96,7 @@ pub fn run(args: &ReplayArgs) -> Result<String> {
     let config = NodeConfig::read(args.params.as_deref())?;
     let bag = Bag::open(&args.bag).with_context(|| format!("opening {}", args.bag.display()))?;
     let topics = &config.node.topics;
-    for topic in [&topics.rgb, &topics.depth, &topics.camera_info] {
+    for topic in [&topics.rgb, &topics.depth, &topics.camera_info].into_iter().filter(|_| !args.publish) {
         if bag.connection_index(topic).is_none() {
             let available: Vec<&str> = bag.connections.iter().map(|c| c.topic.as_str()).collect();
             bail!(
@@ -104,7 +114,7 @@ pub fn run(args: &ReplayArgs) -> Result<String> {
             let recorder = Recorder::open(&args.viz, "cairn_replay")?;
             in_process(&bag, config, out, args.loop_closure, recorder)
         }
-        _ => publish(&bag, topics, args),
+        _ => publish(&bag, args),
     }
 }
 
@@ -181,57 +191,157 @@ fn wall_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// The replay's DDS publishers.
+/// A DDS publisher of one bag topic, by message type.
+enum TopicPublisher {
+    Image(Publisher<Image>),
+    CameraInfo(Publisher<CameraInfo>),
+    Points(Publisher<PointCloud2>),
+    Tf(Publisher<TFMessage>),
+}
+
+impl TopicPublisher {
+    /// A publisher for `topic` of `type_name`, with the QoS its producer
+    /// would use: sensor data (best effort) for images and clouds, reliable
+    /// for camera_info and /tf, latched for /tf_static. `None`: not played.
+    fn new(ros: &mut RosNode, topic: &str, type_name: &str) -> Result<Option<Self>> {
+        Ok(Some(match type_name {
+            t if t == Image::TYPE_NAME => TopicPublisher::Image(ros.publisher(topic, sensor_qos())?),
+            t if t == CameraInfo::TYPE_NAME => TopicPublisher::CameraInfo(ros.publisher(topic, output_qos())?),
+            t if t == PointCloud2::TYPE_NAME => TopicPublisher::Points(ros.publisher(topic, sensor_qos())?),
+            t if t == TFMessage::TYPE_NAME && topic == "/tf_static" => {
+                TopicPublisher::Tf(ros.publisher(topic, latched_qos())?)
+            }
+            t if t == TFMessage::TYPE_NAME => TopicPublisher::Tf(ros.publisher(topic, output_qos())?),
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Sensor topics: `--wait` waits for a subscriber on each.
+    fn is_sensor(&self) -> bool {
+        !matches!(self, TopicPublisher::Tf(_))
+    }
+
+    fn subscribers(&self, ros: &RosNode) -> usize {
+        match self {
+            TopicPublisher::Image(p) => p.get_subscription_count(&ros.node),
+            TopicPublisher::CameraInfo(p) => p.get_subscription_count(&ros.node),
+            TopicPublisher::Points(p) => p.get_subscription_count(&ros.node),
+            TopicPublisher::Tf(p) => p.get_subscription_count(&ros.node),
+        }
+    }
+
+    /// Decodes `data`, moves its stamps by `restamp` (old stamp → new), and
+    /// publishes it; returns the message's first stamp as recorded.
+    fn publish(&self, data: &[u8], restamp: &mut dyn FnMut(Time) -> Result<Time>) -> Result<Option<Time>> {
+        fn header(h: &mut Header, restamp: &mut dyn FnMut(Time) -> Result<Time>) -> Result<Time> {
+            let recorded = h.stamp;
+            h.stamp = restamp(recorded)?;
+            Ok(recorded)
+        }
+        Ok(match self {
+            TopicPublisher::Image(p) => {
+                let mut m: Image = cdr::decode(data)?;
+                let recorded = header(&mut m.header, restamp)?;
+                send(p, m)?;
+                Some(recorded)
+            }
+            TopicPublisher::CameraInfo(p) => {
+                let mut m: CameraInfo = cdr::decode(data)?;
+                let recorded = header(&mut m.header, restamp)?;
+                send(p, m)?;
+                Some(recorded)
+            }
+            TopicPublisher::Points(p) => {
+                let mut m: PointCloud2 = cdr::decode(data)?;
+                let recorded = header(&mut m.header, restamp)?;
+                send(p, m)?;
+                Some(recorded)
+            }
+            TopicPublisher::Tf(p) => {
+                let mut m: TFMessage = cdr::decode(data)?;
+                let mut first = None;
+                for t in &mut m.transforms {
+                    first.get_or_insert(header(&mut t.header, restamp)?);
+                }
+                send(p, m)?;
+                first
+            }
+        })
+    }
+}
+
+/// The replay's DDS publishers, by bag connection.
 struct Player {
-    rgb: Publisher<Image>,
-    depth: Publisher<Image>,
-    info: Publisher<CameraInfo>,
+    topics: Vec<Option<TopicPublisher>>,
     /// With `--clock`: bag time on `/clock`, and stamps left as recorded.
     clock: Option<Publisher<Clock>>,
 }
 
-/// Publishes the bag's input topics with their recorded spacing.
-fn publish(bag: &Bag, topics: &TopicParams, args: &ReplayArgs) -> Result<String> {
+/// The topics `--topics` names (all when empty); an unknown one is an error
+/// listing the bag's.
+fn chosen_topics(bag: &Bag, wanted: &[String]) -> Result<Vec<bool>> {
+    for topic in wanted {
+        if bag.connection_index(topic).is_none() {
+            let available: Vec<&str> = bag.connections.iter().map(|c| c.topic.as_str()).collect();
+            bail!("no topic {topic} in {} (it has: {})", bag.path.display(), available.join(", "));
+        }
+    }
+    Ok(bag.connections.iter().map(|c| wanted.is_empty() || wanted.contains(&c.topic)).collect())
+}
+
+/// Publishes the bag's topics with their recorded spacing.
+fn publish(bag: &Bag, args: &ReplayArgs) -> Result<String> {
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, Arc::clone(&stop)).context("installing the signal handler")?;
     }
+    let chosen = chosen_topics(bag, &args.topics)?;
     let mut ros = RosNode::new("/", "cairn_replay")?;
-    let player = Player {
-        rgb: ros.publisher(&topics.rgb, sensor_qos())?,
-        depth: ros.publisher(&topics.depth, sensor_qos())?,
-        info: ros.publisher(&topics.camera_info, output_qos())?,
-        clock: args.clock.then(|| ros.publisher("/clock", output_qos())).transpose()?,
-    };
+    let mut topics = Vec::with_capacity(bag.connections.len());
+    let mut skipped = Vec::new();
+    for (connection, chosen) in bag.connections.iter().zip(chosen) {
+        let publisher = if chosen { TopicPublisher::new(&mut ros, &connection.topic, &connection.type_name)? } else { None };
+        if chosen && publisher.is_none() {
+            skipped.push(format!("{} ({})", connection.topic, connection.type_name));
+        }
+        topics.push(publisher);
+    }
+    let player = Player { topics, clock: args.clock.then(|| ros.publisher("/clock", output_qos())).transpose()? };
     let waited = Instant::now();
-    while player.rgb.get_subscription_count(&ros.node) == 0 && waited.elapsed().as_secs_f64() < args.wait {
+    let unmatched = |player: &Player| player.topics.iter().flatten().any(|p| p.is_sensor() && p.subscribers(&ros) == 0);
+    while unmatched(&player) && waited.elapsed().as_secs_f64() < args.wait {
         std::thread::sleep(Duration::from_millis(20));
     }
     let (mut published, mut passes) = (0, 0);
     while !stop.load(Ordering::Relaxed) {
-        published += player.pass(bag, topics, args.rate.0, &stop)?;
+        published += player.pass(bag, args.rate.0, &stop)?;
         passes += 1;
         if !args.repeat {
             break;
         }
     }
-    // Give reliable samples (camera_info, /clock) time to be acknowledged.
+    // Give reliable samples (camera_info, /tf, /clock) time to be acknowledged.
     std::thread::sleep(Duration::from_millis(200));
     drop(player);
     ros.shutdown();
-    Ok(format!("published {published} messages from {} ({passes} passes)\n", bag.path.display()))
+    let mut text = format!("published {published} messages from {} ({passes} passes)\n", bag.path.display());
+    if !skipped.is_empty() {
+        text.push_str(&format!("  not played (type not supported): {}\n", skipped.join(", ")));
+    }
+    Ok(text)
 }
 
 impl Player {
     /// One pass over the bag: sleeps to keep the recorded spacing (scaled by
     /// `rate`; `None`: no pauses), restamps, publishes. Returns the count.
-    fn pass(&self, bag: &Bag, topics: &TopicParams, rate: Option<f64>, stop: &AtomicBool) -> Result<usize> {
+    fn pass(&self, bag: &Bag, rate: Option<f64>, stop: &AtomicBool) -> Result<usize> {
         let start = Instant::now();
         let wall_start = wall_now();
         let (mut first_log, mut first_stamp) = (None, None);
         let mut published = 0;
-        for message in bag.messages(&[topics.rgb.as_str(), topics.depth.as_str(), topics.camera_info.as_str()])? {
+        for message in bag.messages(&[])? {
             let message = message?;
+            let Some(Some(publisher)) = self.topics.get(message.connection) else { continue };
             if let Some(rate) = rate {
                 let since_first = message.log_time.saturating_sub(*first_log.get_or_insert(message.log_time));
                 let due = start + Duration::from_secs_f64(since_first as f64 * 1e-9 / rate);
@@ -240,23 +350,19 @@ impl Player {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            let mut input = decode(topics, &bag.connections[message.connection].topic, &message.data)?;
-            let header = match &mut input {
-                Input::Rgb(image) | Input::Depth(image) => &mut image.header,
-                Input::CameraInfo(info) => &mut info.header,
-            };
-            let bag_stamp = header.stamp.as_secs_f64();
-            match &self.clock {
-                Some(clock) => send(clock, Clock { clock: header.stamp })?,
+            let topic = &bag.connections[message.connection].topic;
+            let recorded = match &self.clock {
+                // Bag time: stamps as recorded.
+                Some(_) => publisher.publish(&message.data, &mut |t| Ok(t)),
                 // Wall clock, spacing kept: the first stamp becomes now.
-                None => {
-                    header.stamp = Time::from_secs_f64(wall_start + bag_stamp - *first_stamp.get_or_insert(bag_stamp))?
-                }
+                None => publisher.publish(&message.data, &mut |t| {
+                    let bag_stamp = t.as_secs_f64();
+                    Ok(Time::from_secs_f64(wall_start + bag_stamp - *first_stamp.get_or_insert(bag_stamp))?)
+                }),
             }
-            match input {
-                Input::Rgb(image) => send(&self.rgb, image)?,
-                Input::Depth(image) => send(&self.depth, image)?,
-                Input::CameraInfo(info) => send(&self.info, *info)?,
+            .with_context(|| format!("{topic} in {}", bag.path.display()))?;
+            if let (Some(clock), Some(stamp)) = (&self.clock, recorded) {
+                send(clock, Clock { clock: stamp })?;
             }
             published += 1;
         }

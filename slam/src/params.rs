@@ -50,15 +50,21 @@ pub fn is_node_group(name: &str) -> bool {
 /// overrides an earlier one when applied). An error when the file is not
 /// YAML or has no entry for this node.
 pub fn node_parameters(yaml: &str) -> Result<Vec<(String, Value)>> {
+    parameters_of_node(yaml, NODE_NAME)
+}
+
+/// [`node_parameters`] of the node named `node` (another node that shares
+/// the file format, e.g. the detector `cairn_detect`).
+pub fn parameters_of_node(yaml: &str, node: &str) -> Result<Vec<(String, Value)>> {
     let document: Value = serde_norway::from_str(yaml).map_err(|e| params_error(format!("not YAML: {e}")))?;
     let Value::Mapping(nodes) = document else {
-        return Err(params_error(format!("expected a map of node names, as `{NODE_NAME}: {PARAMETERS_KEY}: …`")));
+        return Err(params_error(format!("expected a map of node names, as `{node}: {PARAMETERS_KEY}: …`")));
     };
     let mut given: Vec<(String, Value)> = Vec::new();
     let mut matched = false;
-    collect_node_parameters(&nodes, "", &mut matched, &mut given)?;
+    collect_node_parameters(&nodes, "", node, &mut matched, &mut given)?;
     if !matched {
-        return Err(params_error(format!("no `{NODE_NAME}:` (or `/**:`) entry with `{PARAMETERS_KEY}:`")));
+        return Err(params_error(format!("no `{node}:` (or `/**:`) entry with `{PARAMETERS_KEY}:`")));
     }
     Ok(given)
 }
@@ -129,6 +135,7 @@ fn params_error(message: String) -> Error {
 fn collect_node_parameters(
     nodes: &Mapping,
     namespace: &str,
+    node: &str,
     matched: &mut bool,
     given: &mut Vec<(String, Value)>,
 ) -> Result<()> {
@@ -137,7 +144,7 @@ fn collect_node_parameters(
         let path = format!("{namespace}/{}", name.trim_matches('/'));
         let Value::Mapping(entry) = value else { continue };
         match entry.get(PARAMETERS_KEY) {
-            Some(parameters) if names_this_node(&path) => {
+            Some(parameters) if names_node(&path, node) => {
                 let Value::Mapping(parameters) = parameters else {
                     return Err(params_error(format!("`{name}: {PARAMETERS_KEY}:` must be a map")));
                 };
@@ -145,16 +152,16 @@ fn collect_node_parameters(
                 flatten(parameters, "", given)?;
             }
             Some(_) => {}
-            None => collect_node_parameters(entry, &path, matched, given)?,
+            None => collect_node_parameters(entry, &path, node, matched, given)?,
         }
     }
     Ok(())
 }
 
-/// Whether a fully qualified node path (`/ns/name`) addresses this node:
-/// its last segment is [`NODE_NAME`] or a wildcard (`*`, `**`).
-fn names_this_node(path: &str) -> bool {
-    path.rsplit('/').next().is_some_and(|last| last == NODE_NAME || last == "*" || last == "**")
+/// Whether a fully qualified node path (`/ns/name`) addresses `node`: its
+/// last segment is `node` or a wildcard (`*`, `**`).
+fn names_node(path: &str, node: &str) -> bool {
+    path.rsplit('/').next().is_some_and(|last| last == node || last == "*" || last == "**")
 }
 
 /// Flattens nested maps into dotted names.
@@ -221,12 +228,14 @@ fn check_type(name: &str, default: &Value, value: &Value) -> Result<()> {
         Value::Number(_) => "a non-negative integer",
         Value::Bool(_) => "a boolean",
         Value::String(_) => "a string",
+        Value::Sequence(_) => "a list of strings",
         _ => "a value",
     };
     let ok = match (default, value) {
         (Value::Number(d), Value::Number(v)) if d.is_f64() => v.as_f64().is_some_and(f64::is_finite),
         (Value::Number(_), Value::Number(v)) => v.is_u64(),
         (Value::Bool(_), Value::Bool(_)) | (Value::String(_), Value::String(_)) => true,
+        (Value::Sequence(_), Value::Sequence(items)) => items.iter().all(|item| matches!(item, Value::String(_))),
         _ => false,
     };
     if ok {

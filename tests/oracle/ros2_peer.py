@@ -18,6 +18,11 @@ With --listen SECONDS instead of --bag it only listens (step 3) for that
 long, e.g. beside scripts/node-load, to count what a reliable subscriber
 receives.
 
+For `cairn node detect` (nodes/tests/detect_dds.rs): --detections-out FILE
+subscribes to vision_msgs/Detection3DArray on --detections and writes each
+message received as one JSON line (stamp, frame_id, per box class_id, score,
+centre, orientation, size); with --expect N it stops listening after N.
+
 Run it only inside a loopback-only network namespace (../shared/DESIGN.md,
 NETWORK SAFETY).
 """
@@ -157,6 +162,49 @@ class TFMessage_(IdlStruct, typename="tf2_msgs::msg::dds_::TFMessage_"):
     transforms: sequence[TransformStamped_]
 
 
+@dataclass
+class ObjectHypothesis_(IdlStruct, typename="vision_msgs::msg::dds_::ObjectHypothesis_"):
+    class_id: str
+    score: float64
+
+
+@dataclass
+class ObjectHypothesisWithPose_(IdlStruct, typename="vision_msgs::msg::dds_::ObjectHypothesisWithPose_"):
+    hypothesis: ObjectHypothesis_
+    pose: PoseWithCovariance_
+
+
+@dataclass
+class BoundingBox3D_(IdlStruct, typename="vision_msgs::msg::dds_::BoundingBox3D_"):
+    center: Pose_
+    size: Vector3_
+
+
+@dataclass
+class Detection3D_(IdlStruct, typename="vision_msgs::msg::dds_::Detection3D_"):
+    header: Header_
+    results: sequence[ObjectHypothesisWithPose_]
+    bbox: BoundingBox3D_
+    id: str
+
+
+@dataclass
+class Detection3DArray_(IdlStruct, typename="vision_msgs::msg::dds_::Detection3DArray_"):
+    header: Header_
+    detections: sequence[Detection3D_]
+
+
+def detection_record(message):
+    """One Detection3DArray as plain JSON."""
+    boxes = []
+    for d in message.detections:
+        c, q, size = d.bbox.center.position, d.bbox.center.orientation, d.bbox.size
+        best = d.results[0].hypothesis if d.results else ObjectHypothesis_("", 0.0)
+        boxes.append({"class_id": best.class_id, "score": best.score, "center": [c.x, c.y, c.z],
+                      "orientation": [q.x, q.y, q.z, q.w], "size": [size.x, size.y, size.z]})
+    return {"stamp": seconds(message.header.stamp), "frame_id": message.header.frame_id, "detections": boxes}
+
+
 def discovery_types(gid_bytes):
     """rmw_dds_common's ParticipantEntitiesInfo (Gid: 16 bytes from Iron on, 24 before)."""
 
@@ -226,7 +274,10 @@ def main():
     parser.add_argument("--settle", type=float, default=3.0)
     parser.add_argument("--timeout", type=float, default=20.0)
     parser.add_argument("--gid-bytes", type=int, default=16)
-    parser.add_argument("--odometry-out", required=True)
+    parser.add_argument("--odometry-out")
+    parser.add_argument("--detections", default="/detections")
+    parser.add_argument("--detections-out")
+    parser.add_argument("--expect", type=int, default=0, metavar="N")
     parser.add_argument("--rgb", default="/camera/rgb/image_color")
     parser.add_argument("--depth", default="/camera/depth/image")
     parser.add_argument("--info", default="/camera/rgb/camera_info")
@@ -238,10 +289,16 @@ def main():
         args.rgb: DataWriter(participant, Topic(participant, "rt" + args.rgb, Image_), qos=RELIABLE),
         args.depth: DataWriter(participant, Topic(participant, "rt" + args.depth, Image_), qos=RELIABLE),
         args.info: DataWriter(participant, Topic(participant, "rt" + args.info, CameraInfo_), qos=SENSOR_DATA),
-    }
+    } if args.bag else {}
     types = {args.rgb: Image_, args.depth: Image_, args.info: CameraInfo_}
     odometry = DataReader(participant, Topic(participant, "rt" + args.odometry, Odometry_), qos=RELIABLE)
     tf = DataReader(participant, Topic(participant, "rt/tf", TFMessage_), qos=RELIABLE)
+    detections = None
+    if args.detections_out:
+        detections = DataReader(
+            participant, Topic(participant, "rt" + args.detections, Detection3DArray_), qos=RELIABLE
+        )
+    arrays = []
     discovery = DataReader(
         participant, Topic(participant, "ros_discovery_info", discovery_types(args.gid_bytes)), qos=LATCHED
     )
@@ -267,11 +324,17 @@ def main():
                 continue
             transforms += sum(1 for t in sample.transforms if t.child_frame_id)
             got += 1
+        for sample in detections.take(N=1000) if detections else ():
+            if isinstance(sample, Detection3DArray_):
+                arrays.append(detection_record(sample))
+                got += 1
         return got
 
     frames, period, start = 0, 1.0 / args.hz, time.monotonic()
     while args.listen and time.monotonic() - start < args.listen:
         collect()
+        if args.expect and len(arrays) >= args.expect:
+            break
         time.sleep(0.01)
     for topic, raw in bag_messages(args.bag, set(writers)) if args.bag else ():
         if topic == args.rgb:
@@ -285,11 +348,16 @@ def main():
             last = time.monotonic()
         time.sleep(0.02)
 
-    with open(args.odometry_out, "w") as out:
-        for pose in sorted(poses):
-            out.write(" ".join(f"{v:.9f}" for v in pose) + "\n")
+    if args.odometry_out:
+        with open(args.odometry_out, "w") as out:
+            for pose in sorted(poses):
+                out.write(" ".join(f"{v:.9f}" for v in pose) + "\n")
+    if args.detections_out:
+        with open(args.detections_out, "w") as out:
+            for record in arrays:
+                out.write(json.dumps(record) + "\n")
     print(json.dumps({"frames": frames, "odometry": len(poses), "tf_transforms": transforms,
-                      "nodes": nodes, "writers_matched": matched}))
+                      "detection_arrays": len(arrays), "nodes": nodes, "writers_matched": matched}))
     return 0
 
 

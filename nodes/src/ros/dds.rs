@@ -13,19 +13,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use cairn_bags::msg::RosMessage;
 use cairn_bags::msg::nav_msgs::{Odometry, Path};
-use cairn_bags::msg::sensor_msgs::{CameraInfo, Image};
+use cairn_bags::msg::sensor_msgs::{CameraInfo, Image, PointCloud2};
 use cairn_bags::msg::tf2_msgs::TFMessage;
+use cairn_bags::msg::vision_msgs::Detection3DArray;
 use cairn_bags::msg::visualization_msgs::MarkerArray;
 use ros2_client::qos::{Durability, History, WhenFull};
 use ros2_client::{Context, MessageTypeName, Name, Node, NodeName, NodeOptions, Publisher, QosProfile, Subscription};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::detect_params::DetectParams;
+use super::detect_pipeline::{DetectInput, DetectOutputs};
 use super::outputs::Outputs;
 use super::params::{NodeParams, TopicParams};
 use super::pipeline::Input;
@@ -48,6 +51,12 @@ pub fn output_qos() -> QosProfile {
         .reliability_reliable(WhenFull::Block)
         .durability(Durability::Volatile)
         .history(History::KeepLast { depth: OUTPUT_QUEUE })
+}
+
+/// Reliable, transient local, keep last [`OUTPUT_QUEUE`]: `/tf_static`
+/// (a latched topic: late joiners get what was sent).
+pub fn latched_qos() -> QosProfile {
+    output_qos().durability(Durability::TransientLocal)
 }
 
 /// `package/msg/Type` → ros2-client's type name.
@@ -120,9 +129,9 @@ impl RosNode {
 }
 
 /// What the receiving thread hands the node's loop.
-pub enum Received {
+pub enum Received<I = Input> {
     /// A decoded message.
-    Message(Input),
+    Message(I),
     /// A sample that could not be decoded (cause, detail).
     Bad(&'static str, String),
 }
@@ -142,9 +151,9 @@ pub fn receive(
     let info = ros.subscription::<CameraInfo>(&topics.camera_info, sensor_qos())?;
     let thread = std::thread::Builder::new().name("ros2-receive".into()).spawn(move || {
         while !stop.load(Ordering::Relaxed) {
-            let got = drain(&rgb, &sender, Input::Rgb, "undecodable colour image")
-                + drain(&depth, &sender, Input::Depth, "undecodable depth image")
-                + drain(&info, &sender, |info| Input::CameraInfo(Box::new(info)), "undecodable camera_info");
+            let got = drain(&rgb, &sender, &Input::Rgb, "undecodable colour image")
+                + drain(&depth, &sender, &Input::Depth, "undecodable depth image")
+                + drain(&info, &sender, &|info| Input::CameraInfo(Box::new(info)), "undecodable camera_info");
             if got == 0 {
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -154,10 +163,10 @@ pub fn receive(
 }
 
 /// Forwards every sample waiting on `subscription`; returns how many.
-fn drain<M: DeserializeOwned + 'static>(
+pub fn drain<M: DeserializeOwned + 'static, I>(
     subscription: &Subscription<M>,
-    sender: &Sender<Received>,
-    wrap: fn(M) -> Input,
+    sender: &Sender<Received<I>>,
+    wrap: &dyn Fn(M) -> I,
     cause: &'static str,
 ) -> usize {
     let mut count = 0;
@@ -211,4 +220,65 @@ impl OutputPublishers {
 /// Publishes one message; the error names its type.
 pub fn send<M: RosMessage + Serialize>(publisher: &Publisher<M>, message: M) -> Result<()> {
     publisher.publish(message).map_err(|e| anyhow::anyhow!("publishing {}: {e}", M::TYPE_NAME))
+}
+
+/// Subscribes to the detector's inputs — each camera's image and
+/// CameraInfo, the LiDAR sweeps, /tf and /tf_static — and forwards every
+/// sample to `sender` with its receive time (seconds since `epoch`).
+pub fn receive_detect(
+    ros: &mut RosNode,
+    params: &DetectParams,
+    sender: Sender<Received<(f64, DetectInput)>>,
+    stop: Arc<AtomicBool>,
+    epoch: Instant,
+) -> Result<JoinHandle<()>> {
+    let topics = &params.topics;
+    let mut images = Vec::new();
+    let mut infos = Vec::new();
+    for camera in &params.cameras {
+        images.push(ros.subscription::<Image>(&DetectParams::camera_topic(&topics.image, camera), sensor_qos())?);
+        let info_topic = DetectParams::camera_topic(&topics.camera_info, camera);
+        infos.push(ros.subscription::<CameraInfo>(&info_topic, sensor_qos())?);
+    }
+    let points = ros.subscription::<PointCloud2>(&topics.points, sensor_qos())?;
+    let tf = ros.subscription::<TFMessage>(&topics.tf, output_qos())?;
+    let tf_static = ros.subscription::<TFMessage>(&topics.tf_static, latched_qos())?;
+    let thread = std::thread::Builder::new().name("ros2-receive".into()).spawn(move || {
+        let now = || epoch.elapsed().as_secs_f64();
+        while !stop.load(Ordering::Relaxed) {
+            let mut got = drain(&points, &sender, &|m| (now(), DetectInput::Points(m)), "undecodable point cloud")
+                + drain(&tf, &sender, &|m| (now(), DetectInput::Tf(m)), "undecodable /tf")
+                + drain(&tf_static, &sender, &|m| (now(), DetectInput::TfStatic(m)), "undecodable /tf_static");
+            for (k, (image, info)) in images.iter().zip(&infos).enumerate() {
+                got += drain(info, &sender, &|m| (now(), DetectInput::CameraInfo(k, Box::new(m))), "undecodable camera_info")
+                    + drain(image, &sender, &|m| (now(), DetectInput::Image(k, m)), "undecodable image");
+            }
+            if got == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    })?;
+    Ok(thread)
+}
+
+/// The detector's publishers.
+pub struct DetectPublishers {
+    detections: Publisher<Detection3DArray>,
+    markers: Publisher<MarkerArray>,
+}
+
+impl DetectPublishers {
+    /// Advertises the outputs on the parameters' topics.
+    pub fn new(ros: &mut RosNode, params: &DetectParams) -> Result<Self> {
+        Ok(DetectPublishers {
+            detections: ros.publisher(&params.topics.detections, output_qos())?,
+            markers: ros.publisher(&params.topics.markers, output_qos())?,
+        })
+    }
+
+    /// Publishes one set's outputs; returns the first failure.
+    pub fn publish(&self, outputs: DetectOutputs) -> Result<()> {
+        send(&self.detections, outputs.detections)?;
+        send(&self.markers, outputs.markers)
+    }
 }

@@ -36,17 +36,29 @@ pub enum Input {
 }
 
 /// Causes of dropped messages: each is logged the first time, then counted.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Problems {
+    node: &'static str,
     counts: BTreeMap<&'static str, usize>,
 }
 
+impl Default for Problems {
+    fn default() -> Self {
+        Problems::of_node("cairn_slam")
+    }
+}
+
 impl Problems {
+    /// Problems logged with the prefix `[node]`.
+    pub fn of_node(node: &'static str) -> Self {
+        Problems { node, counts: BTreeMap::new() }
+    }
+
     /// Counts one occurrence of `cause`; logs `detail` on stderr the first time.
     pub fn report(&mut self, cause: &'static str, detail: &str) {
         let count = self.counts.entry(cause).or_default();
         if *count == 0 {
-            eprintln!("[cairn_slam] warning: {cause}: {detail} (logged once; later ones are counted)");
+            eprintln!("[{}] warning: {cause}: {detail} (logged once; later ones are counted)", self.node);
         }
         *count += 1;
     }

@@ -19,14 +19,15 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use cairn_core::cloud::PointCloud;
 use cairn_core::samples::{SampleInfo, SampleSet};
 use cairn_train::host::{HostMap, HostTensor, mix_seed, splitmix64};
-use cairn_train::model::DataSource;
+use cairn_train::model::{DataSource, TensorMap};
 
 use super::boxes::{encode, in_range};
 use super::config::{CmtConfig, TrainConfig};
 use super::denoise::denoise;
-use super::image::image_inputs;
+use super::image::{decoded_camera_input, image_inputs, image_inputs_with};
 use super::loss::to_train;
 use super::matching::{Targets, ground_truth_map};
 use super::pillars::{Pillars, pillar_inputs, pillarise};
@@ -82,11 +83,43 @@ pub fn inputs(set: &SampleSet, samples: &[&SampleInfo], config: &CmtConfig, moda
     assemble(&with_modality, config)
 }
 
+/// One sample's sensor data, already decoded (what a ROS node receives
+/// instead of a sample set's files): an RGB image for each camera the
+/// sample names, and the LiDAR sweep in the LiDAR frame.
+#[derive(Debug, Clone, Default)]
+pub struct SensorData {
+    /// Camera name → its image.
+    pub images: BTreeMap<String, image::RgbImage>,
+    /// The sweep (empty when there is none).
+    pub cloud: PointCloud,
+}
+
+/// [`inputs`] from decoded sensor data: the same tensors as from the files
+/// the data was read from. A camera missing from a sample's `images` is
+/// masked as [`inputs`] masks it.
+pub fn inputs_from_data(samples: &[(&SampleInfo, &SensorData)], config: &CmtConfig, modality: Modality) -> Result<HostMap> {
+    let loaded = samples.iter().map(|(s, d)| load_data(s, d, config)).collect::<Result<Vec<_>>>()?;
+    let with_modality: Vec<_> = loaded.iter().map(|l| (l, modality)).collect();
+    assemble(&with_modality, config)
+}
+
 fn load(set: &SampleSet, sample: &SampleInfo, config: &CmtConfig) -> Result<Loaded> {
     let images = image_inputs(set, &[sample], config)?;
-    let images = images.iter().map(|(k, v)| Ok((k.clone(), HostTensor::from_tensor(v)?))).collect::<Result<_>>()?;
     let sweep = set.read_lidar(sample)?;
-    Ok(Loaded { images, pillars: pillarise(&sweep.cloud, config), boxes: ground_truth(sample, config) })
+    loaded(&images, &sweep.cloud, sample, config)
+}
+
+fn load_data(sample: &SampleInfo, data: &SensorData, config: &CmtConfig) -> Result<Loaded> {
+    let images = image_inputs_with(&[sample], config, |_, name, camera| {
+        let rgb = data.images.get(name).ok_or_else(|| Error::Input(format!("no image for camera {name}")))?;
+        decoded_camera_input(rgb, camera, config)
+    })?;
+    loaded(&images, &data.cloud, sample, config)
+}
+
+fn loaded(images: &TensorMap, cloud: &PointCloud, sample: &SampleInfo, config: &CmtConfig) -> Result<Loaded> {
+    let images = images.iter().map(|(k, v)| Ok((k.clone(), HostTensor::from_tensor(v)?))).collect::<Result<_>>()?;
+    Ok(Loaded { images, pillars: pillarise(cloud, config), boxes: ground_truth(sample, config) })
 }
 
 /// Batches loaded samples (batch-1 image maps concatenated, pillars padded)
@@ -273,6 +306,29 @@ mod tests {
         let mut epoch: Vec<usize> = (0..3).flat_map(|step| data.sample_order(step, 0)).collect();
         epoch.sort_unstable();
         assert_eq!(epoch, vec![0, 1, 2]);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn decoded_sensor_data_gives_the_inputs_of_the_files() {
+        let (set, dir) = drive_set("decoded");
+        let config = CmtConfig::small();
+        let sample = &set.data_list[1];
+        let mut data = SensorData { cloud: set.read_lidar(sample).unwrap().cloud, ..Default::default() };
+        for (name, camera) in &sample.images {
+            data.images.insert(name.clone(), image::open(set.file(&camera.img_path)).unwrap().to_rgb8());
+        }
+        for modality in [Modality::Fusion, Modality::Camera] {
+            let from_data = inputs_from_data(&[(sample, &data)], &config, modality).unwrap();
+            assert_eq!(from_data, inputs(&set, &[sample], &config, modality).unwrap(), "{modality:?}");
+        }
+        // A camera the sample lacks is masked; one without an image is an error.
+        let mut fewer = sample.clone();
+        fewer.images.remove("CAM_BACK");
+        let masked = inputs_from_data(&[(&fewer, &data)], &config, Modality::Fusion).unwrap();
+        assert_eq!(masked["image_valid"].data.iter().filter(|v| **v == 0.0).count(), 1);
+        data.images.remove("CAM_FRONT");
+        assert!(inputs_from_data(&[(sample, &data)], &config, Modality::Fusion).is_err());
         std::fs::remove_dir_all(&dir).ok();
     }
 

@@ -120,9 +120,15 @@ pub fn camera_input(set: &SampleSet, camera: &CameraSample, config: &CmtConfig) 
 
 fn read_camera(path: &Path, camera: &CameraSample, config: &CmtConfig) -> Result<CameraInput> {
     let rgb = image::open(path).map_err(|e| Error::Input(format!("{}: {e}", path.display())))?.to_rgb8();
+    decoded_camera_input(&rgb, camera, config)
+}
+
+/// Pre-processes one camera's image, already decoded (e.g. from a ROS
+/// `sensor_msgs/Image`), with the camera's calibration.
+pub fn decoded_camera_input(rgb: &RgbImage, camera: &CameraSample, config: &CmtConfig) -> Result<CameraInput> {
     let resize_crop = ResizeCrop::new(config, rgb.width() as usize, rgb.height() as usize)?;
     let (lidar2img, img2lidar) = projection(&camera.cam2img, &camera.lidar2cam, &resize_crop)?;
-    Ok(CameraInput { image: normalise(&rgb, &resize_crop, config), lidar2img, img2lidar })
+    Ok(CameraInput { image: normalise(rgb, &resize_crop, config), lidar2img, img2lidar })
 }
 
 /// The cameras of a sample in network order: the first `image.cameras` of
@@ -137,6 +143,17 @@ pub fn camera_names(config: &CmtConfig) -> Result<&'static [&'static str]> {
 /// The image part of the input map for a batch of samples: `images`,
 /// `image_valid`, `lidar2img`, `img2lidar` (mod.rs).
 pub fn image_inputs(set: &SampleSet, samples: &[&SampleInfo], config: &CmtConfig) -> Result<TensorMap> {
+    image_inputs_with(samples, config, |_, _, camera| camera_input(set, camera, config))
+}
+
+/// [`image_inputs`] with the cameras' inputs from `camera(sample index,
+/// camera name, camera)`, called for each camera a sample has (decoded
+/// images instead of files).
+pub fn image_inputs_with(
+    samples: &[&SampleInfo],
+    config: &CmtConfig,
+    mut camera_input: impl FnMut(usize, &str, &CameraSample) -> Result<CameraInput>,
+) -> Result<TensorMap> {
     let names = camera_names(config)?;
     let [w, h] = config.image.size;
     let (b, n) = (samples.len(), names.len());
@@ -147,7 +164,7 @@ pub fn image_inputs(set: &SampleSet, samples: &[&SampleInfo], config: &CmtConfig
         for (j, name) in names.iter().enumerate() {
             let (lidar2img, img2lidar) = match sample.images.get(*name) {
                 Some(camera) => {
-                    let input = camera_input(set, camera, config)?;
+                    let input = camera_input(i, name, camera)?;
                     let at = (i * n + j) * 3 * h * w;
                     images[at..at + 3 * h * w].copy_from_slice(&input.image);
                     valid[i * n + j] = 1.0;
