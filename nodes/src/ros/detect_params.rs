@@ -218,7 +218,16 @@ impl DetectParams {
     pub fn log_lines(&self) -> Result<Vec<String>> {
         Ok(parameter_leaves(self)?
             .into_iter()
-            .map(|(name, value)| format!("{name}: {}", serde_norway::to_string(&value).unwrap_or_default().trim()))
+            .map(|(name, value)| {
+                let shown = match &value {
+                    serde_norway::Value::Sequence(items) => {
+                        let items: Vec<String> = items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+                        format!("[{}]", items.join(", "))
+                    }
+                    other => serde_norway::to_string(other).unwrap_or_default().trim().to_owned(),
+                };
+                format!("{name}: {shown}")
+            })
             .collect())
     }
 }

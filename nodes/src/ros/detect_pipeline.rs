@@ -224,7 +224,7 @@ impl DetectPipeline {
     /// The next synchronised set at time `now`, logging mode changes and
     /// cameras left out.
     pub fn next_set(&mut self, now: f64) -> Option<Set> {
-        if let Some(line) = self.sync.update_mode() {
+        if let Some(line) = self.sync.update_mode(now) {
             eprintln!("[{NODE_NAME}] {line}");
         }
         let calibrated: Vec<bool> = (0..self.params.cameras.len()).map(|k| self.camera_geometry(k).is_some()).collect();

@@ -9,8 +9,9 @@
 //! keeps the set waiting longer than `camera_timeout` is left out (masked)
 //! and not waited for again until it sends.
 //!
-//! The LiDAR is *silent* when images keep arriving more than
-//! `lidar_timeout` after its last sweep (receive times): sets are then
+//! The LiDAR is *silent* when no sweep has arrived for `lidar_timeout`
+//! seconds (receive times) while images stamped after its last sweep
+//! keep arriving: sets are then
 //! referenced on a camera and have no sweep (the masked-modal camera-only
 //! input). A stamp older than the newest of its own topic by more than
 //! [`RESET_JUMP_S`] (a bag played again) resets the synchronisation.
@@ -92,11 +93,12 @@ impl<C: Clone, I: Clone> SensorSync<C, I> {
         }
     }
 
-    /// Seconds between the newest image and the last sweep (or the first
-    /// message, before any sweep).
-    fn lidar_silence(&self) -> Option<f64> {
-        let newest_image = self.camera_last.iter().flatten().copied().reduce(f64::max)?;
-        Some(newest_image - self.lidar_last.or(self.started)?)
+    /// Seconds since the last sweep (or the first message, before any
+    /// sweep) at `now`, while images newer than that sweep keep arriving.
+    fn lidar_silence(&self, now: f64) -> Option<f64> {
+        let newest_image = self.newest[1..].iter().copied().reduce(f64::max)?;
+        let images_after_sweep = newest_image > self.newest[0] + self.slop;
+        images_after_sweep.then(|| now - self.lidar_last.or(self.started).unwrap_or(now))
     }
 
     /// Resets when `stamp` jumped back on topic `source` (0: sweeps,
@@ -145,17 +147,17 @@ impl<C: Clone, I: Clone> SensorSync<C, I> {
         reset
     }
 
-    /// Switches between fusion and camera-only; the line to log when the
-    /// mode changed.
-    pub fn update_mode(&mut self) -> Option<String> {
-        let silence = self.lidar_silence()?;
-        let silent = silence > self.lidar_timeout;
+    /// Switches between fusion and camera-only at `now`; the line to log
+    /// when the mode changed.
+    pub fn update_mode(&mut self, now: f64) -> Option<String> {
+        let silence = self.lidar_silence(now);
+        let silent = silence.is_some_and(|s| s > self.lidar_timeout);
         if silent == self.camera_only {
             return None;
         }
         self.camera_only = silent;
         Some(if silent {
-            format!("LiDAR silent for {silence:.1} s: detecting from cameras alone")
+            format!("LiDAR silent for {:.1} s: detecting from cameras alone", silence.unwrap_or_default())
         } else {
             "LiDAR back: detecting from cameras and LiDAR".to_string()
         })
@@ -270,17 +272,19 @@ mod tests {
         s.push_cloud(10.0, 0.0, 1);
         s.push_image(0, 10.0, 0.0, 100);
         s.push_image(1, 10.0, 0.0, 200);
-        assert!(s.update_mode().is_none());
+        assert!(s.update_mode(0.0).is_none());
         assert!(s.pop(0.0, &all).unwrap().cloud.is_some());
+        assert!(s.update_mode(3.0).is_none(), "no newer image: the LiDAR is between sweeps, not silent");
         s.push_image(0, 10.5, 1.5, 101);
         s.push_image(1, 10.5, 1.5, 201);
-        let line = s.update_mode().unwrap();
+        assert!(s.update_mode(0.9).is_none(), "not yet past the timeout");
+        let line = s.update_mode(1.5).unwrap();
         assert!(line.contains("LiDAR silent for 1.5 s"), "{line}");
-        assert!(s.update_mode().is_none(), "said once");
+        assert!(s.update_mode(1.6).is_none(), "said once");
         let set = s.pop(1.5, &all).unwrap();
         assert_eq!((set.stamp, set.cloud, set.images), (10.5, None, vec![(0, 101), (1, 201)]));
         s.push_cloud(11.0, 2.0, 2);
-        assert!(s.update_mode().unwrap().contains("LiDAR back"));
+        assert!(s.update_mode(2.0).unwrap().contains("LiDAR back"));
     }
 
     #[test]
