@@ -16,6 +16,10 @@
 //!   `base_link → LIDAR_TOP`, transient-local like a robot_state_publisher),
 //!   `/tf` (`world → base_link` per sample) and the ground-truth boxes on
 //!   `/LIDAR_TOP/gt_boxes` (vision_msgs Detection3DArray in the LiDAR frame).
+//!   Images are decoded once (PNG or JPEG → `rgb8`), so a node sees the
+//!   pixels `cairn detect` reads from the files. Sample stamps strictly
+//!   increase: samples sharing a timestamp are spread
+//!   [`SAMPLE_SPACING_S`] apart.
 //!
 //! Every message's log time is its header stamp. A conversion that fails
 //! half-way still finishes the bag it was writing (everything before the
@@ -40,7 +44,7 @@ use crate::msg::tf2_msgs::TFMessage;
 use crate::msg::vision_msgs::{
     BoundingBox3D, Detection3D, Detection3DArray, ObjectHypothesis, ObjectHypothesisWithPose,
 };
-use crate::storage::{Bag, BagWriter, Connection};
+use crate::storage::{Bag, BagWriter, Connection, StorageKind};
 use crate::{Error, Result};
 
 /// Topic names of TUM RGB-D's own bags.
@@ -107,7 +111,11 @@ struct TypedWriter {
 
 impl TypedWriter {
     fn create(out: &Path) -> Result<Self> {
-        Ok(TypedWriter { writer: BagWriter::create(out)?, topics: Vec::new() })
+        Self::create_as(out, StorageKind::Mcap)
+    }
+
+    fn create_as(out: &Path, kind: StorageKind) -> Result<Self> {
+        Ok(TypedWriter { writer: BagWriter::create_as(out, kind)?, topics: Vec::new() })
     }
 
     fn write<T: RosMessage>(&mut self, topic: &str, stamp: &Time, msg: &T) -> Result<()> {
@@ -352,19 +360,27 @@ pub const EGO_FRAME: &str = "base_link";
 pub const LIDAR_FRAME: &str = "LIDAR_TOP";
 /// The global frame of `world → base_link`.
 pub const GLOBAL_FRAME: &str = "world";
+/// Spacing of sample-set bag stamps when samples share a timestamp
+/// (seconds; nuScenes' keyframe rate).
+pub const SAMPLE_SPACING_S: f64 = 0.5;
 /// Ground-truth boxes topic of sample-set bags.
 pub const GT_BOXES_TOPIC: &str = "/LIDAR_TOP/gt_boxes";
 
 /// Converts the sample set at `dir` (`DIR/sample_info.json`, see
-/// [`cairn_core::samples`]) into a bag at `out` (see the module docs).
+/// [`cairn_core::samples`]) into an MCAP bag at `out` (see the module docs).
 pub fn samples_to_bag(dir: &Path, out: &Path, progress: Progress) -> Result<ConversionSummary> {
+    samples_to_bag_as(dir, out, StorageKind::Mcap, progress)
+}
+
+/// [`samples_to_bag`] in the storage format `kind` (MCAP or sqlite3).
+pub fn samples_to_bag_as(dir: &Path, out: &Path, kind: StorageKind, progress: Progress) -> Result<ConversionSummary> {
     let set = SampleSet::read(dir)?;
     if set.data_list.is_empty() {
         return Err(Error::Unsupported(format!("{}: the sample set has no samples", dir.display())));
     }
     let mut samples: Vec<&cairn_core::samples::SampleInfo> = set.data_list.iter().collect();
     samples.sort_by(|a, b| a.timestamp.total_cmp(&b.timestamp));
-    let mut bag = TypedWriter::create(out)?;
+    let mut bag = TypedWriter::create_as(out, kind)?;
     let total = samples.len() as u64;
     let mut run = || -> Result<()> {
         // The rig, once, latched: base_link → each camera and the LiDAR.
@@ -375,10 +391,15 @@ pub fn samples_to_bag(dir: &Path, out: &Path, progress: Progress) -> Result<Conv
             rig.push(transform_stamped(start, EGO_FRAME, name, &camera.ego_from_camera()?));
         }
         bag.write_with_qos("/tf_static", &start, &TFMessage { transforms: rig }, LATCHED_QOS)?;
+        let mut previous = f64::NEG_INFINITY;
         for (done, sample) in samples.iter().enumerate() {
+            // Stamps strictly increase: a sample stamped like the one before
+            // it (synthetic sets) moves SAMPLE_SPACING_S later, its cameras along.
+            let shift = if sample.timestamp > previous { 0.0 } else { previous + SAMPLE_SPACING_S - sample.timestamp };
+            previous = sample.timestamp + shift;
             // Messages in time order: cameras and the sweep by their stamps.
-            let mut events: Vec<(f64, Option<&str>)> = vec![(sample.timestamp, None)];
-            events.extend(sample.images.iter().map(|(name, c)| (c.timestamp, Some(name.as_str()))));
+            let mut events: Vec<(f64, Option<&str>)> = vec![(previous, None)];
+            events.extend(sample.images.iter().map(|(name, c)| (c.timestamp + shift, Some(name.as_str()))));
             events.sort_by(|a, b| a.0.total_cmp(&b.0));
             for (t, camera) in events {
                 let stamp = Time::from_secs_f64(t)?;

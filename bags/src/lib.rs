@@ -10,7 +10,7 @@
 //!   camera calibration, poses, time stamps).
 //! - [`storage`]: rosbag2 bags — a directory with `metadata.yaml`, or a bare
 //!   `.mcap` / `.db3` — read in log-time order ([`storage::Bag`]) and written
-//!   as MCAP ([`storage::BagWriter`]).
+//!   as MCAP or sqlite3 ([`storage::BagWriter`]).
 //! - [`dataset`]: TUM RGB-D folders and multi-modal sample sets ↔ bags.
 
 pub mod cdr;

@@ -27,7 +27,7 @@ use cairn_bags::msg::sensor_msgs::{CameraInfo, Image, PointCloud2};
 use cairn_bags::msg::std_msgs::Header;
 use cairn_bags::msg::tf2_msgs::TFMessage;
 use cairn_bags::msg::vision_msgs::Detection3DArray;
-use cairn_bags::storage::{Bag, BagWriter, Connection};
+use cairn_bags::storage::{Bag, BagWriter, Connection, StorageKind};
 use cairn_core::samples::{
     CameraSample, Instance, LidarSample, LidarSweep, SampleInfo, SampleSet, rows_from_rigid, write_pcd_bin,
 };
@@ -455,11 +455,38 @@ fn synthetic_samples_to_bag(scratch: PathBuf) -> TestResult {
     Ok(())
 }
 
+fn samples_sharing_a_timestamp_get_increasing_stamps(scratch: PathBuf) -> TestResult {
+    let (dir, bag) = (fresh(&scratch.join("set")), fresh(&scratch.join("bag")));
+    let mut set = write_sample_set(&dir)?;
+    let t = set.data_list[0].timestamp;
+    set.data_list[1].timestamp = t;
+    set.data_list[1].images.values_mut().for_each(|c| c.timestamp = t);
+    set.write(&dir)?;
+    dataset::samples_to_bag(&dir, &bag, &mut no_progress())?;
+    let opened = Bag::open(&bag)?;
+    let (mut sweeps, mut images) = (Vec::new(), Vec::new());
+    for message in opened.messages(&["/LIDAR_TOP", "/CAM_FRONT/image_raw"])? {
+        let m = message?;
+        let stamp = m.log_time as f64 * 1e-9;
+        if opened.connections[m.connection].topic == "/LIDAR_TOP" { sweeps.push(stamp) } else { images.push(stamp) }
+    }
+    assert_eq!(sweeps.len(), 2);
+    assert!((sweeps[1] - sweeps[0] - dataset::SAMPLE_SPACING_S).abs() < 1e-6, "{sweeps:?}");
+    assert!((images[1] - sweeps[1]).abs() < 1e-6, "the cameras move with their sample: {images:?}");
+    Ok(())
+}
+
 fn samples_bag_reads_in_rosbags(scratch: PathBuf) -> TestResult {
     let (dir, bag) = (fresh(&scratch.join("set")), fresh(&scratch.join("bag")));
-    write_sample_set(&dir)?;
+    let set = write_sample_set(&dir)?;
     dataset::samples_to_bag(&dir, &bag, &mut no_progress())?;
-    rosbags_reads_every_message(&bag)
+    rosbags_reads_every_message(&bag)?;
+    // The same bag as sqlite3: cairn and rosbags read it alike.
+    let sqlite = fresh(&scratch.join("bag_db3"));
+    dataset::samples_to_bag_as(&dir, &sqlite, StorageKind::Sqlite3, &mut no_progress())?;
+    assert!(sqlite.join("bag_db3_0.db3").is_file());
+    check_samples_bag(&set, &sqlite)?;
+    rosbags_reads_every_message(&sqlite)
 }
 
 fn nuscenes_sample_to_bag(scratch: PathBuf) -> TestResult {
@@ -510,6 +537,10 @@ fn main() {
         Trial::test("dataset/synthetic_samples_to_bag", {
             let d = dir("samples");
             move || synthetic_samples_to_bag(d)
+        }),
+        Trial::test("dataset/samples_sharing_a_timestamp_get_increasing_stamps", {
+            let d = dir("samples_same_time");
+            move || samples_sharing_a_timestamp_get_increasing_stamps(d)
         }),
         Trial::test("dataset/from_tum_bag_reads_in_rosbags", {
             let d = dir("tum_rosbags");

@@ -10,7 +10,7 @@ use cairn_bags::dataset::{self, ToTumOptions};
 use cairn_bags::msg::geometry_msgs::{PoseStamped, PoseWithCovarianceStamped};
 use cairn_bags::msg::nav_msgs::Odometry;
 use cairn_bags::msg::tf2_msgs::TFMessage;
-use cairn_bags::storage::{Bag, BagInfo};
+use cairn_bags::storage::{Bag, BagInfo, StorageKind};
 use cairn_core::Trajectory;
 use cairn_core::trajectory::TrajectoryFormat;
 use cairn_core::transform::Rigid3;
@@ -34,8 +34,8 @@ pub enum BagCommand {
     /// (depth PNGs ×5000; calib.yaml from camera_info; groundtruth.txt from /tf).
     ToTum(ToTumArgs),
     /// Convert a multi-modal sample set (DIR/sample_info.json) into a bag
-    /// (/CAM_*/image_raw, /CAM_*/camera_info, /LIDAR_TOP, /tf_static, /tf,
-    /// /LIDAR_TOP/gt_boxes).
+    /// (/CAM_*/image_raw rgb8, /CAM_*/camera_info, /LIDAR_TOP, /tf_static,
+    /// /tf, /LIDAR_TOP/gt_boxes), MCAP or sqlite3.
     FromSamples(FromSamplesArgs),
 }
 
@@ -90,6 +90,18 @@ pub struct FromSamplesArgs {
     /// Output bag directory (must not exist).
     #[arg(long, value_name = "BAG")]
     out: PathBuf,
+    /// Storage format of the bag.
+    #[arg(long, value_enum, default_value_t = StorageArg::Mcap)]
+    format: StorageArg,
+}
+
+/// rosbag2 storage formats cairn writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StorageArg {
+    /// One `.mcap` file (rosbag2's default since Iron).
+    Mcap,
+    /// One `.db3` sqlite3 file.
+    Sqlite3,
 }
 
 /// Arguments of `cairn bag export`.
@@ -203,7 +215,11 @@ fn to_tum(args: &ToTumArgs) -> Result<String> {
 
 fn from_samples(args: &FromSamplesArgs) -> Result<String> {
     let bar = progress::bar(format!("{} → bag", args.dir.display()), "samples");
-    let summary = dataset::samples_to_bag(&args.dir, &args.out, &mut progress::callback(&bar))
+    let kind = match args.format {
+        StorageArg::Mcap => StorageKind::Mcap,
+        StorageArg::Sqlite3 => StorageKind::Sqlite3,
+    };
+    let summary = dataset::samples_to_bag_as(&args.dir, &args.out, kind, &mut progress::callback(&bar))
         .with_context(|| format!("converting {}", args.dir.display()))?;
     bar.finish_and_clear();
     Ok(format!("wrote {}:\n{}", summary.out.display(), summary.describe()))

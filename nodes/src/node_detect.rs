@@ -60,7 +60,8 @@ pub fn run(args: &NodeDetectArgs) -> Result<String> {
     if params.model.is_empty() {
         bail!("no model: give --model DIR or the `model` parameter");
     }
-    let network = Cmt::load(Path::new(&params.model)).with_context(|| format!("loading the network {}", params.model))?;
+    let network =
+        Cmt::load(Path::new(&params.model)).with_context(|| format!("loading the network {}", params.model))?;
     eprintln!("[{NODE_NAME}] parameters (ros2-client, ROS 2 {}):", ros2_client::COMPILED_ROS_DISTRO);
     for line in params.log_lines()? {
         eprintln!("[{NODE_NAME}]   {line}");
@@ -152,7 +153,8 @@ impl RunStats {
         }
         let mut sorted = self.latencies.clone();
         sorted.sort_by(f64::total_cmp);
-        if let (Some(p50), Some(p99)) = (crate::node::percentile(&sorted, 0.5), crate::node::percentile(&sorted, 0.99)) {
+        if let (Some(p50), Some(p99)) = (crate::node::percentile(&sorted, 0.5), crate::node::percentile(&sorted, 0.99))
+        {
             text.push_str(&format!(
                 "latency last message received → detections published: p50 {:.1} ms, p99 {:.1} ms (over {} sets)\n",
                 1e3 * p50,

@@ -17,9 +17,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use cairn_bags::cdr;
+use cairn_bags::msg::RosMessage;
 use cairn_bags::msg::builtin_interfaces::Time;
 use cairn_bags::msg::rosgraph_msgs::Clock;
-use cairn_bags::msg::RosMessage;
 use cairn_bags::msg::sensor_msgs::{CameraInfo, Image, PointCloud2};
 use cairn_bags::msg::std_msgs::Header;
 use cairn_bags::msg::tf2_msgs::TFMessage;
@@ -300,7 +300,8 @@ fn publish(bag: &Bag, args: &ReplayArgs) -> Result<String> {
     let mut topics = Vec::with_capacity(bag.connections.len());
     let mut skipped = Vec::new();
     for (connection, chosen) in bag.connections.iter().zip(chosen) {
-        let publisher = if chosen { TopicPublisher::new(&mut ros, &connection.topic, &connection.type_name)? } else { None };
+        let publisher =
+            if chosen { TopicPublisher::new(&mut ros, &connection.topic, &connection.type_name)? } else { None };
         if chosen && publisher.is_none() {
             skipped.push(format!("{} ({})", connection.topic, connection.type_name));
         }

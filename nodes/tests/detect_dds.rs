@@ -128,7 +128,11 @@ fn compare(record: &serde_json::Value, set: &SampleSet, offline: &Submission) ->
             ensure!((sz - size[a]).abs() <= 1e-4, "box {i} at {stamp}: size {sz} vs {}", size[a]);
         }
         let score = number(&d["score"])?;
-        ensure!((score - e.detection_score).abs() <= 1e-5, "box {i} at {stamp}: score {score} vs {}", e.detection_score);
+        ensure!(
+            (score - e.detection_score).abs() <= 1e-5,
+            "box {i} at {stamp}: score {score} vs {}",
+            e.detection_score
+        );
         ensure!(d["class_id"] == e.detection_name.as_str(), "box {i}: {} vs {}", d["class_id"], e.detection_name);
     }
     Ok(got.len())
@@ -209,7 +213,10 @@ fn perception_launch_starts_detector_and_slam() -> Result<()> {
     let log = std::fs::read_to_string(dir.join("launch.out")).unwrap_or_default();
     result.with_context(|| format!("cairn launch output:\n{log}"))?;
     for name in ["replay", "detect", "slam"] {
-        ensure!(log.contains(&format!("[launch] [{name}] exited: exit status: 0")), "{name} did not stop cleanly:\n{log}");
+        ensure!(
+            log.contains(&format!("[launch] [{name}] exited: exit status: 0")),
+            "{name} did not stop cleanly:\n{log}"
+        );
     }
     ensure!(log.contains("launch stopped by signal"), "no clean stop:\n{log}");
     let detect = std::fs::read_to_string(dir.join("out/detect/summary.txt")).context("the detector's summary")?;
@@ -241,8 +248,11 @@ fn main() {
         eprintln!("ignoring the cyclonedds peer trial: {reason}");
     }
     let trials = vec![
-        trial("detect_dds/node_detect_matches_cairn_detect_then_runs_on_cameras_alone", node_detect_matches_cairn_detect_then_runs_on_cameras_alone)
-            .with_ignored_flag(missing.is_some()),
+        trial(
+            "detect_dds/node_detect_matches_cairn_detect_then_runs_on_cameras_alone",
+            node_detect_matches_cairn_detect_then_runs_on_cameras_alone,
+        )
+        .with_ignored_flag(missing.is_some()),
         trial("detect_dds/perception_launch_starts_detector_and_slam", perception_launch_starts_detector_and_slam),
     ];
     let conclusion = libtest_mimic::run(&args, trials);

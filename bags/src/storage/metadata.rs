@@ -117,12 +117,13 @@ impl Metadata {
         Ok(metadata)
     }
 
-    /// Writes `dir/metadata.yaml`.
-    pub fn write(&self, dir: &Path) -> Result<()> {
+    /// Writes `dir/metadata.yaml`; returns its text.
+    pub fn write(&self, dir: &Path) -> Result<String> {
         let path = dir.join("metadata.yaml");
         let text = serde_norway::to_string(&MetadataFile { rosbag2_bagfile_information: self.clone() })
             .map_err(|e| Error::Corrupt { path: path.clone(), message: e.to_string() })?;
-        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))
+        std::fs::write(&path, &text).map_err(|e| Error::io(&path, e))?;
+        Ok(text)
     }
 }
 

@@ -129,3 +129,90 @@ impl Iterator for SqliteMessages {
         self.rows.next()
     }
 }
+
+/// rosbag2's sqlite3 schema version 4 (Iron and later: message definitions
+/// in their own table), as `ros2 bag record -s sqlite3` creates it.
+const SCHEMA: &str = "
+    CREATE TABLE schema(schema_version INTEGER PRIMARY KEY, ros_distro TEXT NOT NULL);
+    CREATE TABLE metadata(id INTEGER PRIMARY KEY, metadata_version INTEGER NOT NULL, metadata TEXT NOT NULL);
+    CREATE TABLE topics(id INTEGER PRIMARY KEY, name TEXT NOT NULL, type TEXT NOT NULL,
+        serialization_format TEXT NOT NULL, offered_qos_profiles TEXT NOT NULL, type_description_hash TEXT NOT NULL);
+    CREATE TABLE message_definitions(id INTEGER PRIMARY KEY, topic_type TEXT NOT NULL, encoding TEXT NOT NULL,
+        encoded_message_definition TEXT NOT NULL, type_description_hash TEXT NOT NULL);
+    CREATE TABLE messages(id INTEGER PRIMARY KEY, topic_id INTEGER NOT NULL, timestamp INTEGER NOT NULL,
+        data BLOB NOT NULL);
+    CREATE INDEX timestamp_idx ON messages (timestamp ASC);
+";
+
+/// Writes a `.db3` data file (schema 4) in one transaction, committed by
+/// [`SqliteWriter::finish`].
+pub struct SqliteWriter {
+    path: std::path::PathBuf,
+    db: Db,
+    types: Vec<String>,
+    topics: usize,
+}
+
+impl SqliteWriter {
+    /// Creates `path` with rosbag2's tables; `distro` goes into `schema`.
+    pub fn create(path: &Path, distro: &str) -> Result<Self> {
+        let db = Db::open(path).map_err(|e| corrupt(path, format!("cannot create: {e}")))?;
+        db.execute_batch(SCHEMA).map_err(|e| corrupt(path, e))?;
+        db.execute("INSERT INTO schema(schema_version, ros_distro) VALUES (4, ?1)", [distro])
+            .map_err(|e| corrupt(path, e))?;
+        db.execute_batch("BEGIN").map_err(|e| corrupt(path, e))?;
+        Ok(SqliteWriter { path: path.to_path_buf(), db, types: Vec::new(), topics: 0 })
+    }
+
+    /// Registers a topic (and its type's definition, once); returns its
+    /// index for [`SqliteWriter::write`].
+    pub fn add_connection(&mut self, connection: &Connection) -> Result<usize> {
+        let path = &self.path;
+        if !self.types.contains(&connection.type_name) {
+            self.db
+                .execute(
+                    "INSERT INTO message_definitions (topic_type, encoding, encoded_message_definition, \
+                     type_description_hash) VALUES (?1, 'ros2msg', ?2, '')",
+                    [&connection.type_name, &connection.definition],
+                )
+                .map_err(|e| corrupt(path, e))?;
+            self.types.push(connection.type_name.clone());
+        }
+        let id = self.topics as i64 + 1;
+        self.db
+            .execute(
+                "INSERT INTO topics VALUES (?1, ?2, ?3, ?4, ?5, '')",
+                rusqlite::params![
+                    id,
+                    connection.topic,
+                    connection.type_name,
+                    connection.serialization_format,
+                    connection.offered_qos_profiles
+                ],
+            )
+            .map_err(|e| corrupt(path, e))?;
+        self.topics += 1;
+        Ok(self.topics - 1)
+    }
+
+    /// Appends one message of topic `connection` received at `log_time` (ns).
+    pub fn write(&mut self, connection: usize, log_time: u64, data: &[u8]) -> Result<()> {
+        let stamp = i64::try_from(log_time).map_err(|_| corrupt(&self.path, format!("log time {log_time} ns")))?;
+        self.db
+            .execute(
+                "INSERT INTO messages (topic_id, timestamp, data) VALUES (?1, ?2, ?3)",
+                rusqlite::params![connection as i64 + 1, stamp, data],
+            )
+            .map_err(|e| corrupt(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Stores the bag's metadata.yaml text and commits.
+    pub fn finish(self, metadata_yaml: &str) -> Result<()> {
+        let path = &self.path;
+        self.db
+            .execute("INSERT INTO metadata(metadata_version, metadata) VALUES (9, ?1)", [metadata_yaml])
+            .map_err(|e| corrupt(path, e))?;
+        self.db.execute_batch("COMMIT").map_err(|e| corrupt(path, e))
+    }
+}

@@ -1,5 +1,6 @@
-//! Writes a rosbag2 directory as `ros2 bag record -s mcap` does:
-//! `DIR/metadata.yaml` (version 9) and `DIR/<name>_0.mcap`.
+//! Writes a rosbag2 directory as `ros2 bag record -s mcap` (or `-s
+//! sqlite3`) does: `DIR/metadata.yaml` (version 9) and `DIR/<name>_0.mcap`
+//! (or `DIR/<name>_0.db3`).
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +8,7 @@ use super::mcap_file::McapWriter;
 use super::metadata::{
     FileInformation, Metadata, Nanoseconds, NanosecondsSinceEpoch, TopicMetadata, TopicWithMessageCount,
 };
+use super::sqlite::SqliteWriter;
 use super::{Connection, StorageKind};
 use crate::{Error, Result};
 
@@ -22,16 +24,27 @@ const ROS_DISTRO: &str = "jazzy";
 pub struct BagWriter {
     dir: PathBuf,
     file_name: String,
-    mcap: McapWriter,
+    data: DataFile,
     connections: Vec<Connection>,
     counts: Vec<u64>,
     range: Option<(u64, u64)>,
 }
 
+/// The data file being written.
+enum DataFile {
+    Mcap(Box<McapWriter>),
+    Sqlite(SqliteWriter),
+}
+
 impl BagWriter {
-    /// Creates the bag directory `dir`, which must not exist yet (or be an
-    /// empty directory), like `ros2 bag record -o`.
+    /// Creates the MCAP bag directory `dir`, which must not exist yet (or be
+    /// an empty directory), like `ros2 bag record -o`.
     pub fn create(dir: &Path) -> Result<Self> {
+        Self::create_as(dir, StorageKind::Mcap)
+    }
+
+    /// [`BagWriter::create`] with the storage format `kind`.
+    pub fn create_as(dir: &Path, kind: StorageKind) -> Result<Self> {
         if dir.exists() {
             let empty = dir.is_dir() && std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.next().is_none();
             if !empty {
@@ -40,9 +53,19 @@ impl BagWriter {
         }
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         let stem = dir.file_name().and_then(|n| n.to_str()).filter(|n| !n.is_empty()).unwrap_or("bag");
-        let file_name = format!("{stem}_0.mcap");
-        let mcap = McapWriter::create(&dir.join(&file_name))?;
-        Ok(Self { dir: dir.to_path_buf(), file_name, mcap, connections: Vec::new(), counts: Vec::new(), range: None })
+        let (file_name, data) = match kind {
+            StorageKind::Mcap => {
+                let name = format!("{stem}_0.mcap");
+                let file = McapWriter::create(&dir.join(&name))?;
+                (name, DataFile::Mcap(Box::new(file)))
+            }
+            StorageKind::Sqlite3 => {
+                let name = format!("{stem}_0.db3");
+                let file = SqliteWriter::create(&dir.join(&name), ROS_DISTRO)?;
+                (name, DataFile::Sqlite(file))
+            }
+        };
+        Ok(Self { dir: dir.to_path_buf(), file_name, data, connections: Vec::new(), counts: Vec::new(), range: None })
     }
 
     /// Adds (or finds) the connection for `topic` with `type_name`;
@@ -53,7 +76,10 @@ impl BagWriter {
         {
             return Ok(i);
         }
-        let index = self.mcap.add_connection(&connection)?;
+        let index = match &mut self.data {
+            DataFile::Mcap(file) => file.add_connection(&connection)?,
+            DataFile::Sqlite(file) => file.add_connection(&connection)?,
+        };
         self.connections.push(connection);
         self.counts.push(0);
         Ok(index)
@@ -61,7 +87,10 @@ impl BagWriter {
 
     /// Appends one CDR-serialised message received at `log_time` (ns).
     pub fn write(&mut self, connection: usize, log_time: u64, data: &[u8]) -> Result<()> {
-        self.mcap.write(connection, log_time, data)?;
+        match &mut self.data {
+            DataFile::Mcap(file) => file.write(connection, log_time, data)?,
+            DataFile::Sqlite(file) => file.write(connection, log_time, data)?,
+        }
         if let Some(count) = self.counts.get_mut(connection) {
             *count += 1;
         }
@@ -72,10 +101,13 @@ impl BagWriter {
         Ok(())
     }
 
-    /// Finishes the MCAP file and writes `metadata.yaml`; returns the bag
+    /// Finishes the data file and writes `metadata.yaml`; returns the bag
     /// directory.
     pub fn finish(self) -> Result<PathBuf> {
-        self.mcap.finish()?;
+        let kind = match &self.data {
+            DataFile::Mcap(_) => StorageKind::Mcap,
+            DataFile::Sqlite(_) => StorageKind::Sqlite3,
+        };
         let (start, end) = self.range.unwrap_or((0, 0));
         let total: u64 = self.counts.iter().sum();
         let duration = Nanoseconds { nanoseconds: end - start };
@@ -97,7 +129,7 @@ impl BagWriter {
             .collect();
         let metadata = Metadata {
             version: 9,
-            storage_identifier: StorageKind::Mcap.identifier().into(),
+            storage_identifier: kind.identifier().into(),
             relative_file_paths: vec![self.file_name.clone()],
             duration,
             starting_time,
@@ -114,7 +146,11 @@ impl BagWriter {
             custom_data: None,
             ros_distro: ROS_DISTRO.into(),
         };
-        metadata.write(&self.dir)?;
+        let text = metadata.write(&self.dir)?;
+        match self.data {
+            DataFile::Mcap(file) => file.finish()?,
+            DataFile::Sqlite(file) => file.finish(&text)?,
+        }
         Ok(self.dir)
     }
 }

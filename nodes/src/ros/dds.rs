@@ -250,8 +250,12 @@ pub fn receive_detect(
                 + drain(&tf, &sender, &|m| (now(), DetectInput::Tf(m)), "undecodable /tf")
                 + drain(&tf_static, &sender, &|m| (now(), DetectInput::TfStatic(m)), "undecodable /tf_static");
             for (k, (image, info)) in images.iter().zip(&infos).enumerate() {
-                got += drain(info, &sender, &|m| (now(), DetectInput::CameraInfo(k, Box::new(m))), "undecodable camera_info")
-                    + drain(image, &sender, &|m| (now(), DetectInput::Image(k, m)), "undecodable image");
+                got += drain(
+                    info,
+                    &sender,
+                    &|m| (now(), DetectInput::CameraInfo(k, Box::new(m))),
+                    "undecodable camera_info",
+                ) + drain(image, &sender, &|m| (now(), DetectInput::Image(k, m)), "undecodable image");
             }
             if got == 0 {
                 std::thread::sleep(Duration::from_millis(1));

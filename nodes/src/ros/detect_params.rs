@@ -199,9 +199,11 @@ impl DetectParams {
         let n = &self.node;
         anyhow::ensure!(!n.name.is_empty(), "parameter 'node.name' must not be empty");
         anyhow::ensure!(n.namespace.starts_with('/'), "parameter 'node.namespace' must start with '/'");
-        for (name, value) in
-            [("node.sync_slop", n.sync_slop), ("node.lidar_timeout", n.lidar_timeout), ("node.camera_timeout", n.camera_timeout)]
-        {
+        for (name, value) in [
+            ("node.sync_slop", n.sync_slop),
+            ("node.lidar_timeout", n.lidar_timeout),
+            ("node.camera_timeout", n.camera_timeout),
+        ] {
             anyhow::ensure!(value.is_finite() && value >= 0.0, "parameter '{name}' must be ≥ 0");
         }
         anyhow::ensure!(n.queue_size > 0, "parameter 'node.queue_size' must be at least 1");

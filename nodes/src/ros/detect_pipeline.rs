@@ -153,11 +153,12 @@ impl DetectPipeline {
             Ok(rgb) => rgb,
             Err(error) => return self.problems.report("bad image", &format!("{name}: {error}")),
         };
-        if let Some(info) = self.infos.get(k).and_then(Option::as_ref) {
-            if (info.width, info.height) != (rgb.width, rgb.height) {
-                let detail = format!("{name}: {}×{} image, camera_info {}×{}", rgb.width, rgb.height, info.width, info.height);
-                return self.problems.report("image size differs from its camera_info", &detail);
-            }
+        if let Some(info) = self.infos.get(k).and_then(Option::as_ref)
+            && (info.width, info.height) != (rgb.width, rgb.height)
+        {
+            let detail =
+                format!("{name}: {}×{} image, camera_info {}×{}", rgb.width, rgb.height, info.width, info.height);
+            return self.problems.report("image size differs from its camera_info", &detail);
         }
         let Some(rgb) = image::RgbImage::from_raw(rgb.width, rgb.height, rgb.data) else {
             return self.problems.report("bad image", &format!("{name}: pixel data does not fill the image"));
@@ -267,7 +268,8 @@ impl DetectPipeline {
         };
         let mut data = SensorData { cloud: set.cloud.clone().unwrap_or_default(), ..Default::default() };
         for (k, image) in &set.images {
-            let (Some(name), Some((cam2img, ego_from_camera))) = (self.params.cameras.get(*k), self.camera_geometry(*k))
+            let (Some(name), Some((cam2img, ego_from_camera))) =
+                (self.params.cameras.get(*k), self.camera_geometry(*k))
             else {
                 continue;
             };
@@ -327,7 +329,10 @@ impl DetectPipeline {
             .min_by(|a, b| (a.0 - stamp).abs().total_cmp(&(b.0 - stamp).abs()))
             .map(|(_, pose)| *pose);
         if nearest.is_none() {
-            let detail = format!("{} ← {} at {stamp:.3}: boxes stay in {}", self.params.frames.map, self.params.frames.ego, self.params.frames.ego);
+            let detail = format!(
+                "{} ← {} at {stamp:.3}: boxes stay in {}",
+                self.params.frames.map, self.params.frames.ego, self.params.frames.ego
+            );
             self.problems.report("no map pose on /tf", &detail);
         }
         nearest
@@ -370,9 +375,8 @@ mod tests {
         for message in bag.messages(&[]).unwrap() {
             let m = message.unwrap();
             let topic = bag.connections[m.connection].topic.as_str();
-            let camera = |pattern: &str| {
-                params.cameras.iter().position(|c| DetectParams::camera_topic(pattern, c) == topic)
-            };
+            let camera =
+                |pattern: &str| params.cameras.iter().position(|c| DetectParams::camera_topic(pattern, c) == topic);
             out.push(if topic == params.topics.tf_static {
                 DetectInput::TfStatic(cdr::decode(&m.data).unwrap())
             } else if topic == params.topics.tf {
@@ -491,8 +495,7 @@ mod tests {
         let all = messages(&bag, &params);
         assert_eq!(run(&mut pipeline, all.clone(), 0.0).len(), 2);
         // The bag again without its sweeps, 5 s later: cameras alone.
-        let cameras_only: Vec<DetectInput> =
-            all.into_iter().filter(|m| !matches!(m, DetectInput::Points(_))).collect();
+        let cameras_only: Vec<DetectInput> = all.into_iter().filter(|m| !matches!(m, DetectInput::Points(_))).collect();
         let done = run(&mut pipeline, cameras_only, 5.0);
         assert_eq!(done.len(), 2);
         assert_eq!(pipeline.processed, [2, 2]);

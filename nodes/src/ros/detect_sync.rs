@@ -178,9 +178,8 @@ impl<C: Clone, I: Clone> SensorSync<C, I> {
     /// `calibrated(k)`: camera `k`'s calibration is known.
     pub fn pop(&mut self, now: f64, calibrated: &dyn Fn(usize) -> bool) -> Option<SyncedSet<C, I>> {
         let (stamp, received, reference) = self.reference(calibrated)?;
-        let ready = |k: usize| {
-            calibrated(k) && self.images[k].back().is_some_and(|newest| newest.stamp >= stamp - 1e-9)
-        };
+        let ready =
+            |k: usize| calibrated(k) && self.images[k].back().is_some_and(|newest| newest.stamp >= stamp - 1e-9);
         let waiting: Vec<usize> = (0..self.images.len()).filter(|&k| !self.gone[k] && !ready(k)).collect();
         if !waiting.is_empty() && now - received <= self.camera_timeout {
             return None;

@@ -22,10 +22,8 @@ pub fn detection_array(stamp: Time, frame: &str, boxes: &[LidarBox], frame_from_
         .iter()
         .map(|b| {
             let [x, y, z] = b.centre;
-            let lidar_from_box = Rigid3::from_parts(
-                Translation3::new(x, y, z),
-                UnitQuaternion::from_axis_angle(&V3::z_axis(), b.yaw),
-            );
+            let lidar_from_box =
+                Rigid3::from_parts(Translation3::new(x, y, z), UnitQuaternion::from_axis_angle(&V3::z_axis(), b.yaw));
             let center = Pose::from_rigid(&(frame_from_lidar * lidar_from_box));
             let class_id = CLASSES.get(b.label).copied().unwrap_or("unknown").to_owned();
             Detection3D {
@@ -55,7 +53,12 @@ fn class_colour(class_id: &str) -> ColorRGBA {
 /// previous frame's boxes.
 pub fn box_markers(array: &Detection3DArray) -> MarkerArray {
     let header = array.header.clone();
-    let mut markers = vec![Marker { header: header.clone(), ns: "detections".into(), action: Marker::DELETEALL, ..Default::default() }];
+    let mut markers = vec![Marker {
+        header: header.clone(),
+        ns: "detections".into(),
+        action: Marker::DELETEALL,
+        ..Default::default()
+    }];
     for (id, detection) in array.detections.iter().enumerate() {
         let class_id = detection.results.first().map_or("", |r| r.hypothesis.class_id.as_str());
         markers.push(Marker {

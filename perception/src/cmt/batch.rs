@@ -97,7 +97,11 @@ pub struct SensorData {
 /// [`inputs`] from decoded sensor data: the same tensors as from the files
 /// the data was read from. A camera missing from a sample's `images` is
 /// masked as [`inputs`] masks it.
-pub fn inputs_from_data(samples: &[(&SampleInfo, &SensorData)], config: &CmtConfig, modality: Modality) -> Result<HostMap> {
+pub fn inputs_from_data(
+    samples: &[(&SampleInfo, &SensorData)],
+    config: &CmtConfig,
+    modality: Modality,
+) -> Result<HostMap> {
     let loaded = samples.iter().map(|(s, d)| load_data(s, d, config)).collect::<Result<Vec<_>>>()?;
     let with_modality: Vec<_> = loaded.iter().map(|l| (l, modality)).collect();
     assemble(&with_modality, config)
