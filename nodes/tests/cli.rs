@@ -215,6 +215,17 @@ fn sim_drive_writes_a_sample_set() {
     assert_eq!(count("/LIDAR_TOP/gt_boxes"), Some(2.into()), "{info}");
     assert_eq!(count("/tf_static"), Some(1.into()), "{info}");
     std::fs::remove_dir_all(&bag).expect("cleanup");
+    // The same as sqlite3, read back by cairn.
+    let run = cairn(&["bag", "from-samples", &dir, "--out", &bag, "--format", "sqlite3"]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let info = cairn(&["bag", "info", &bag, "--json"]);
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).expect("JSON");
+    assert_eq!(
+        (info["storage"].as_str(), info["message_count"].as_u64()),
+        (Some("sqlite3"), Some(2 * 15 + 1)),
+        "{info}"
+    );
+    std::fs::remove_dir_all(&bag).expect("cleanup");
     let again = cairn(&["sim", "drive", "--out", &dir, "--samples", "1"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
@@ -368,4 +379,18 @@ fn demo_renders_once_tracks_and_plots() {
     assert!(demo().status.success());
     assert_eq!(std::fs::metadata(&first).and_then(|m| m.modified()).expect("mtime"), modified);
     std::fs::remove_dir_all(&out).expect("cleanup");
+}
+
+#[test]
+fn node_detect_needs_a_model_and_names_bad_parameters() {
+    let run = cairn(&["node", "detect"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1));
+    assert!(stderr.contains("no model") && stderr.lines().count() == 1, "{stderr}");
+    let params = scratch("detect.yaml", "cairn_detect:\n  ros__parameters:\n    topics.point: /x\n");
+    let run = cairn(&["node", "detect", "--params", &params, "--model", "/nonexistent"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("'topics.point'") && stderr.contains("topics.points"), "{stderr}");
+    let run = cairn(&["node", "detect", "--model", "/nonexistent"]);
+    assert!(String::from_utf8_lossy(&run.stderr).contains("/nonexistent"));
 }
