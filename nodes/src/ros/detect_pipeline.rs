@@ -445,6 +445,47 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_camera_is_masked_and_boxes_can_go_to_the_map_frame() {
+        let (dir, set, bag, network) = fixture("dropout");
+        let params = DetectParams { score_threshold: 0.0, output_frame: "world".into(), ..DetectParams::default() };
+        let config = network.config().clone();
+        let offline = Cmt::new(config.clone(), &network.host_weights().unwrap()).unwrap();
+        let mut pipeline = DetectPipeline::new(params.clone(), network).unwrap();
+        let back = params.cameras.iter().position(|c| c == "CAM_BACK").unwrap();
+        let without_back: Vec<DetectInput> = messages(&bag, &params)
+            .into_iter()
+            .filter(|m| !matches!(m, DetectInput::Image(k, _) if *k == back))
+            .collect();
+        // Messages 1 ms apart; the first set waits node.camera_timeout for CAM_BACK.
+        let mut done = run(&mut pipeline, without_back, 0.0);
+        let late = 10.0;
+        while let Some(set) = pipeline.next_set(late) {
+            let outputs = pipeline.process(&set).unwrap();
+            done.push((set, outputs));
+        }
+        assert_eq!(done.len(), 2);
+        assert_eq!(count(&pipeline, "camera silent past node.camera_timeout"), 1, "given up on once");
+        for ((synced, outputs), sample) in done.iter().zip(&set.data_list) {
+            assert_eq!(synced.images.len(), 5);
+            // cairn detect on the sample without that camera: its tokens masked alike.
+            let mut fewer = sample.clone();
+            fewer.images.remove("CAM_BACK");
+            let host = inputs(&set, &[&fewer], &config, Modality::Fusion).unwrap();
+            let expected = crate::detect::run_network(&offline, &host).unwrap().remove(0);
+            let got = &outputs.detections;
+            assert_eq!((got.header.frame_id.as_str(), got.detections.len()), ("world", expected.len()));
+            for (d, e) in got.detections.iter().zip(&expected) {
+                let global = e.to_global(sample).unwrap();
+                let p = &d.bbox.center.position;
+                let error = (p.x - global.translation[0]).abs() + (p.y - global.translation[1]).abs();
+                assert!(error + (p.z - global.translation[2]).abs() < 1e-6, "{p:?} vs {:?}", global.translation);
+                assert!((d.results[0].hypothesis.score - e.score).abs() < 1e-7);
+            }
+        }
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
     fn bad_inputs_are_logged_once_dropped_and_the_node_carries_on() {
         let (dir, _, bag, network) = fixture("bad");
         let params = DetectParams::default();
