@@ -55,12 +55,8 @@ fn main() -> anyhow::Result<()> {
     };
     write(&dir, 3, "tf", &TFMessage { transforms: vec![edge.clone(), edge] })?;
     let with_cov = PoseWithCovariance { pose: Pose::from_rigid(&pose), covariance: [0.01; 36] };
-    let odometry = Odometry {
-        header: header.clone(),
-        child_frame_id: "base_link".into(),
-        pose: with_cov,
-        ..Default::default()
-    };
+    let odometry =
+        Odometry { header: header.clone(), child_frame_id: "base_link".into(), pose: with_cov, ..Default::default() };
     write(&dir, 4, "odometry", &odometry)?;
     let stamped = PoseStamped { header: header.clone(), pose: Pose::from_rigid(&pose) };
     write(&dir, 5, "path", &NavPath { header: header.clone(), poses: vec![stamped.clone(), stamped.clone()] })?;

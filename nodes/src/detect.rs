@@ -3,19 +3,24 @@
 //! every sample of a sample set and writes the nuScenes detection
 //! submission (global frame, keyed by sample token), ready for
 //! `cairn eval det`. `--modality lidar|camera` zeroes the other sensor's
-//! inputs, as the paper's robustness study does.
+//! inputs, as the paper's robustness study does. `--png DIR` draws each
+//! sample's LiDAR sweep and boxes (detections orange, ground truth green)
+//! over its camera images ([`crate::viz::detect_view`]); `--rrd FILE`
+//! records the same in rerun, with the sweep and boxes in 3D.
 
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use cairn_core::samples::SampleSet;
 use cairn_perception::cmt::Cmt;
-use cairn_perception::cmt::batch::{Modality, inputs};
+use cairn_perception::cmt::batch::{Modality, ground_truth, inputs};
 use cairn_perception::cmt::decode::{detections, submission};
 use cairn_perception::detection::{LidarBox, SubmissionMeta};
 use cairn_train::host::HostMap;
 use cairn_train::model::TensorMap;
 use clap::{Args, ValueEnum};
+
+use crate::viz::detect_view::{SampleView, write_png};
 
 /// Which sensors the detector sees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -43,6 +48,21 @@ pub struct DetectArgs {
     /// Sensors the detector sees.
     #[arg(long, value_enum, default_value = "fusion")]
     pub modality: ModalityArg,
+    /// Write one PNG per sample into DIR: every camera image with the LiDAR
+    /// sweep (coloured by depth) and the boxes (detections orange, ground
+    /// truth green) projected into it.
+    #[arg(long, value_name = "DIR")]
+    pub png: Option<PathBuf>,
+    /// Detections shown in `--png` and `--rrd` views score at least this
+    /// (the submission keeps every box).
+    #[arg(long, default_value_t = 0.3)]
+    pub show_score: f64,
+    /// Width in pixels of each camera tile in `--png`.
+    #[arg(long, default_value_t = 533)]
+    pub png_tile: u32,
+    /// rerun output (`--rrd FILE`, `--connect URL`).
+    #[command(flatten)]
+    pub viz: crate::viz::VizArgs,
 }
 
 /// Runs `cairn detect`.
@@ -60,9 +80,23 @@ pub fn run(args: &DetectArgs) -> Result<String> {
     let bar = crate::progress::bar("cairn detect", "samples");
     bar.set_length(set.data_list.len() as u64);
     let (start, mut boxes) = (std::time::Instant::now(), Vec::with_capacity(set.data_list.len()));
-    for sample in &set.data_list {
+    let recorder = crate::viz::Recorder::open(&args.viz, "cairn detect")?;
+    if let Some(dir) = &args.png {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    for (index, sample) in set.data_list.iter().enumerate() {
         let host = inputs(&set, &[sample], network.config(), modality)?;
-        boxes.extend(run_network(&network, &host).with_context(|| format!("sample {}", sample.token))?);
+        let found = run_network(&network, &host).with_context(|| format!("sample {}", sample.token))?;
+        if args.png.is_some() || recorder.is_enabled() {
+            let shown: Vec<LidarBox> = found.iter().flatten().filter(|b| b.score >= args.show_score).cloned().collect();
+            let truth = ground_truth(sample, network.config());
+            let view = SampleView::build(&set, sample, &shown, &truth)?;
+            recorder.detections(index, sample.timestamp, &view);
+            if let Some(dir) = &args.png {
+                write_png(&view, args.png_tile, &dir.join(format!("{index:04}_{}.png", sample.token)))?;
+            }
+        }
+        boxes.extend(found);
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -78,13 +112,17 @@ pub fn run(args: &DetectArgs) -> Result<String> {
     let written = submission(&samples, &boxes, meta)?;
     written.write(&args.out)?;
     let count: usize = boxes.iter().map(Vec::len).sum();
-    Ok(format!(
+    let mut text = format!(
         "cairn detect ({:?}): {count} boxes on {} samples in {seconds:.1} s ({:.2} s per sample); wrote {}\n",
         args.modality,
         samples.len(),
         seconds / samples.len() as f64,
         args.out.display()
-    ))
+    );
+    if let Some(dir) = &args.png {
+        text.push_str(&format!("views (LiDAR and boxes over every camera) in {}\n", dir.display()));
+    }
+    Ok(text)
 }
 
 /// The network on a batch of host inputs (`cairn_perception::cmt::batch`):

@@ -162,6 +162,41 @@ fn loop_register_rrd_shows_both_clouds_and_the_matches() -> Result<()> {
     Ok(())
 }
 
+/// `cairn detect --rrd --png` on two synthetic drive samples (an untrained
+/// network: the view, not the detections, is under test): every camera's
+/// image, projected sweep and box wire frames, the sweep and boxes in 3D,
+/// one row per sample; and one PNG per sample, six tiles.
+fn detect_rrd_and_png_show_every_camera() -> Result<()> {
+    let dir = scratch_dir("rerun-detect")?;
+    let (data, model) = (dir.join("drive"), dir.join("model"));
+    if !data.join("sample_info.json").is_file() {
+        cairn(&["sim", "drive", "--out", &s(&data), "--samples", "2", "--seed", "41", "--image-scale", "0.2"])?;
+    }
+    cairn(&["train", "cmt", "--data", &s(&data), "--steps", "1", "--out", &s(&model)])?;
+    let (rrd, png) = (dir.join("detect.rrd"), dir.join("png"));
+    let args = ["detect", &s(&data), "--model", &s(&model), "--out", &s(&dir.join("preds.json"))];
+    let shown = ["--show-score", "0", "--png", &s(&png), "--png-tile", "200", "--rrd", &s(&rrd)];
+    cairn(&[&args[..], &shown[..]].concat())?;
+    rerun_cli()?.run(["rrd", "verify", &s(&rrd)]).context("rerun rrd verify")?;
+    let rows = rows_per_entity(&rrd)?;
+    let mut paths =
+        vec!["/lidar/points".to_string(), "/lidar/boxes/detections".into(), "/lidar/boxes/ground_truth".into()];
+    for camera in ["CAM_FRONT", "CAM_FRONT_LEFT", "CAM_FRONT_RIGHT", "CAM_BACK", "CAM_BACK_LEFT", "CAM_BACK_RIGHT"] {
+        for leaf in ["image", "lidar", "boxes/detections", "boxes/ground_truth"] {
+            paths.push(format!("/cameras/{camera}/{leaf}"));
+        }
+    }
+    for path in &paths {
+        ensure!(rows.get(path) == Some(&2), "{path}: {:?} rows, expected 2: {rows:?}", rows.get(path));
+    }
+    let mut written: Vec<_> = std::fs::read_dir(&png)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    written.sort();
+    ensure!(written.len() == 2, "{written:?}");
+    let (width, height) = image::image_dimensions(&written[0])?;
+    ensure!(width == 600 && height == 2 * (200 * 180_u32).div_ceil(320), "{width}×{height}");
+    Ok(())
+}
+
 /// Two overlapping bumpy terrains, the source moved (as loop_cli.rs).
 fn write_clouds(target: &Path, source: &Path) -> Result<()> {
     let terrain = |x0: f32, dx: f32, dz: f32| -> String {
@@ -238,6 +273,7 @@ fn main() {
             loop_register_rrd_shows_both_clouds_and_the_matches,
         ),
         trial("rerun/loop_eval_and_replay_rrd_record_the_slam_run", loop_eval_and_replay_rrd_record_the_slam_run),
+        trial("rerun/detect_rrd_and_png_show_every_camera", detect_rrd_and_png_show_every_camera),
         trial("rerun/connect_streams_to_a_headless_viewer", connect_streams_to_a_headless_viewer),
     ];
     let trials = trials.into_iter().map(|t| t.with_ignored_flag(missing.is_some())).collect();

@@ -22,6 +22,9 @@
 //! still parse but give an error saying to rebuild with it.
 
 #[cfg(feature = "rerun")]
+mod detect_log;
+pub mod detect_view;
+#[cfg(feature = "rerun")]
 mod register_log;
 #[cfg(feature = "rerun")]
 mod slam_log;
@@ -128,6 +131,15 @@ impl Recorder {
         }
     }
 
+    /// Logs one sample of `cairn detect` (`index` on the `frame` timeline,
+    /// `stamp` on `stamp`): the camera images with the sweep and boxes
+    /// projected into them, the sweep and the boxes in 3D; then flushes.
+    pub fn detections(&self, index: usize, stamp: f64, view: &detect_view::SampleView) {
+        if let Some(stream) = &self.stream {
+            stream.detections(index, stamp, view);
+        }
+    }
+
     /// Logs a registration (`cairn loop register`): both clouds, the
     /// registered source, the mutual-nearest-neighbour matches and RANSAC's
     /// inliers within `inlier_m`; then flushes.
@@ -165,6 +177,10 @@ impl Stream {
     fn slam_finish(&self, _: &Slam, _: Option<&Trajectory>) {
         match *self {}
     }
+    fn detections(&self, _: usize, _: f64, _: &detect_view::SampleView) {
+        match *self {}
+    }
+
     fn registration(&self, _: &PointCloud, _: &PointCloud, _: &CloudRegistration, _: f64) {
         match *self {}
     }
