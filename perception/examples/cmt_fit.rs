@@ -52,6 +52,9 @@ fn main() -> anyhow::Result<()> {
     let (footprint, _) = Footprint::measure(&model, &weights)?;
     let plan = Plan::build(Schedule::Resident, &footprint, 1, 1 << 34)?;
     let optimizer = OptimizerConfig::AdamW { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 };
+    let initial = weights.clone();
+    let names: Vec<Vec<String>> = model.layers.iter().map(|l| l.params().iter().map(|p| p.name.clone()).collect()).collect();
+    let kinds: Vec<String> = model.layers.iter().map(|l| l.kind().to_string()).collect();
     let mut trainer = Trainer::new(model, plan, CpuDevice::new(1 << 34), optimizer, weights)?;
     let sample = &set.data_list[0];
     let gt = ground_truth(sample, &config);
@@ -66,7 +69,19 @@ fn main() -> anyhow::Result<()> {
         }
         let mean = recent.iter().sum::<f64>() / recent.len() as f64;
         recent.clear();
-        let network = Cmt::new(config.clone(), &trainer.weights()?)?;
+        let now = trainer.weights()?;
+        if std::env::var("CHANGES").is_ok() {
+            for (l, (a, b)) in initial.iter().zip(&now).enumerate() {
+                let mut parts = Vec::new();
+                for (k, (x, y)) in a.iter().zip(b).enumerate() {
+                    let d: f32 = x.data.iter().zip(&y.data).map(|(p, q)| (p - q).powi(2)).sum::<f32>().sqrt();
+                    let n: f32 = x.data.iter().map(|p| p * p).sum::<f32>().sqrt().max(1e-6);
+                    parts.push(format!("{}={:.3}", names[l][k], d / n));
+                }
+                println!("  layer {l} {}: {}", kinds[l], parts.join(" "));
+            }
+        }
+        let network = Cmt::new(config.clone(), &now)?;
         let tensors =
             host.iter().map(|(k, v)| Ok((k.clone(), v.to_tensor()?))).collect::<anyhow::Result<TensorMap>>()?;
         let outputs = network.forward(tensors)?;
