@@ -81,7 +81,7 @@ pub enum Command {
     /// Training: benchmark the swapping trainer's schedules.
     #[command(subcommand)]
     Train(train::TrainCommand),
-    /// 3D detection with a trained CMT over a sample set → a nuScenes submission JSON.
+    /// 3D detection with a trained CMT over a sample set or a bag → a nuScenes submission JSON.
     Detect(detect::DetectArgs),
     /// Loop closure: register point clouds as the L3D loop check does; score
     /// loop decisions on a sequence with ground truth.

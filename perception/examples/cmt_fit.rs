@@ -53,7 +53,8 @@ fn main() -> anyhow::Result<()> {
     let plan = Plan::build(Schedule::Resident, &footprint, 1, 1 << 34)?;
     let optimizer = OptimizerConfig::AdamW { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 };
     let initial = weights.clone();
-    let names: Vec<Vec<String>> = model.layers.iter().map(|l| l.params().iter().map(|p| p.name.clone()).collect()).collect();
+    let names: Vec<Vec<String>> =
+        model.layers.iter().map(|l| l.params().iter().map(|p| p.name.clone()).collect()).collect();
     let kinds: Vec<String> = model.layers.iter().map(|l| l.kind().to_string()).collect();
     let mut trainer = Trainer::new(model, plan, CpuDevice::new(1 << 34), optimizer, weights)?;
     let sample = &set.data_list[0];

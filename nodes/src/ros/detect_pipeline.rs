@@ -15,11 +15,13 @@ use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
+use cairn_bags::cdr;
 use cairn_bags::msg::builtin_interfaces::Time;
 use cairn_bags::msg::sensor_msgs::{CameraInfo, Image, PointCloud2};
 use cairn_bags::msg::tf2_msgs::TFMessage;
 use cairn_bags::msg::vision_msgs::Detection3DArray;
 use cairn_bags::msg::visualization_msgs::MarkerArray;
+use cairn_bags::storage::Bag;
 use cairn_core::PointCloud;
 use cairn_core::samples::{CameraSample, LidarSample, SampleInfo, SampleSet, rows_from_rigid};
 use cairn_core::transform::Rigid3;
@@ -45,6 +47,40 @@ pub enum DetectInput {
     Tf(TFMessage),
     /// On /tf_static.
     TfStatic(TFMessage),
+}
+
+/// Feeds the detector's messages of a bag (the topics `params` names), in
+/// bag order, to `take` with each message's log time (seconds); other
+/// topics are skipped. A message that cannot be read or decoded is an
+/// error naming its topic.
+pub fn for_each_bag_input(
+    bag: &Bag,
+    params: &DetectParams,
+    mut take: impl FnMut(DetectInput, f64) -> Result<()>,
+) -> Result<()> {
+    let camera = |pattern: &str, topic: &str| {
+        params.cameras.iter().position(|c| DetectParams::camera_topic(pattern, c) == topic)
+    };
+    for message in bag.messages(&[])? {
+        let message = message?;
+        let topic = bag.connections.get(message.connection).map_or("?", |c| c.topic.as_str());
+        let decoded = |what: &str| format!("decoding {what} on {topic}");
+        let input = if topic == params.topics.tf_static {
+            DetectInput::TfStatic(cdr::decode(&message.data).with_context(|| decoded("TFMessage"))?)
+        } else if topic == params.topics.tf {
+            DetectInput::Tf(cdr::decode(&message.data).with_context(|| decoded("TFMessage"))?)
+        } else if topic == params.topics.points {
+            DetectInput::Points(cdr::decode(&message.data).with_context(|| decoded("PointCloud2"))?)
+        } else if let Some(k) = camera(&params.topics.image, topic) {
+            DetectInput::Image(k, cdr::decode(&message.data).with_context(|| decoded("Image"))?)
+        } else if let Some(k) = camera(&params.topics.camera_info, topic) {
+            DetectInput::CameraInfo(k, Box::new(cdr::decode(&message.data).with_context(|| decoded("CameraInfo"))?))
+        } else {
+            continue;
+        };
+        take(input, message.log_time as f64 * 1e-9)?;
+    }
+    Ok(())
 }
 
 /// What the node publishes per processed set.
@@ -315,6 +351,30 @@ impl DetectPipeline {
         Some(DetectOutputs { detections, markers })
     }
 
+    /// The /tf pose `map_from_ego` nearest to `stamp`, within 0.5 s.
+    fn map_pose(&self, stamp: f64) -> Option<Rigid3> {
+        self.map_from_ego
+            .iter()
+            .filter(|(t, _)| (t - stamp).abs() <= 0.5)
+            .min_by(|a, b| (a.0 - stamp).abs().total_cmp(&(b.0 - stamp).abs()))
+            .map(|(_, pose)| *pose)
+    }
+
+    /// Detects on one set offline (`cairn detect BAG`): the set as a sample
+    /// (its `ego2global` from /tf when the bag has the map pose, identity
+    /// otherwise), its decoded data, the boxes (LiDAR frame, every score)
+    /// and whether the LiDAR was part of it.
+    pub fn detect_sample(&self, set: &Set) -> Result<(SampleInfo, SensorData, Vec<LidarBox>, Modality)> {
+        let modality = if set.cloud.is_some() { Modality::Fusion } else { Modality::Camera };
+        let (mut sample, data) = self.sample(set)?;
+        if let Some(map_from_ego) = self.map_pose(set.stamp) {
+            sample.ego2global = rows_from_rigid(&map_from_ego);
+        }
+        let host = inputs_from_data(&[(&sample, &data)], self.network.config(), modality)?;
+        let boxes = crate::detect::run_network(&self.network, &host)?.into_iter().next().unwrap_or_default();
+        Ok((sample, data, boxes, modality))
+    }
+
     /// `map_from_ego` at `stamp` when the output frame is the map (the /tf
     /// pose nearest in stamp, within 0.5 s); a missing one is reported and
     /// the boxes stay in the ego frame.
@@ -322,12 +382,7 @@ impl DetectPipeline {
         if self.params.output_frame != self.params.frames.map {
             return None;
         }
-        let nearest = self
-            .map_from_ego
-            .iter()
-            .filter(|(t, _)| (t - stamp).abs() <= 0.5)
-            .min_by(|a, b| (a.0 - stamp).abs().total_cmp(&(b.0 - stamp).abs()))
-            .map(|(_, pose)| *pose);
+        let nearest = self.map_pose(stamp);
         if nearest.is_none() {
             let detail = format!(
                 "{} ← {} at {stamp:.3}: boxes stay in {}",
@@ -344,10 +399,8 @@ impl DetectPipeline {
 mod tests {
     use std::path::PathBuf;
 
-    use cairn_bags::cdr;
     use cairn_bags::dataset::samples_to_bag;
     use cairn_bags::msg::sensor_msgs::PointField;
-    use cairn_bags::storage::Bag;
     use cairn_perception::cmt::CmtConfig;
     use cairn_perception::cmt::batch::inputs;
     use cairn_perception::cmt::model::init_weights;
@@ -370,27 +423,12 @@ mod tests {
 
     /// The bag's messages as the node receives them, in bag order.
     fn messages(bag: &std::path::Path, params: &DetectParams) -> Vec<DetectInput> {
-        let bag = Bag::open(bag).unwrap();
         let mut out = Vec::new();
-        for message in bag.messages(&[]).unwrap() {
-            let m = message.unwrap();
-            let topic = bag.connections[m.connection].topic.as_str();
-            let camera =
-                |pattern: &str| params.cameras.iter().position(|c| DetectParams::camera_topic(pattern, c) == topic);
-            out.push(if topic == params.topics.tf_static {
-                DetectInput::TfStatic(cdr::decode(&m.data).unwrap())
-            } else if topic == params.topics.tf {
-                DetectInput::Tf(cdr::decode(&m.data).unwrap())
-            } else if topic == params.topics.points {
-                DetectInput::Points(cdr::decode(&m.data).unwrap())
-            } else if let Some(k) = camera(&params.topics.image) {
-                DetectInput::Image(k, cdr::decode(&m.data).unwrap())
-            } else if let Some(k) = camera(&params.topics.camera_info) {
-                DetectInput::CameraInfo(k, Box::new(cdr::decode(&m.data).unwrap()))
-            } else {
-                continue; // the ground-truth boxes
-            });
-        }
+        for_each_bag_input(&Bag::open(bag).unwrap(), params, |input, _| {
+            out.push(input);
+            Ok(())
+        })
+        .unwrap();
         out
     }
 

@@ -13,7 +13,7 @@ impl Stream {
     /// See [`super::Recorder::detections`].
     pub(super) fn detections(&self, index: usize, stamp: f64, view: &SampleView) {
         self.set_time(index, stamp);
-        let intensity = view.sweep.cloud.intensity.as_deref().unwrap_or(&[]);
+        let intensity = view.cloud.intensity.as_deref().unwrap_or(&[]);
         let max = intensity.iter().copied().fold(0.0f32, f32::max);
         for camera in &view.cameras {
             let base = format!("cameras/{}", camera.name);
@@ -31,9 +31,8 @@ impl Stream {
                 self.log(&format!("{base}/boxes/{name}"), &lines);
             }
         }
-        let points = view.sweep.cloud.points().map(|p| [p.x, p.y, p.z]);
-        let colours =
-            (0..view.sweep.cloud.len()).map(|k| intensity_colour(intensity.get(k).copied().unwrap_or(0.0), max));
+        let points = view.cloud.points().map(|p| [p.x, p.y, p.z]);
+        let colours = (0..view.cloud.len()).map(|k| intensity_colour(intensity.get(k).copied().unwrap_or(0.0), max));
         self.log("lidar/points", &rerun::Points3D::new(points).with_colors(colours).with_radii([0.03]));
         for (ground_truth, name) in [(false, "detections"), (true, "ground_truth")] {
             let boxes: Vec<_> = view.boxes.iter().filter(|(_, g)| *g == ground_truth).map(|(b, _)| b).collect();

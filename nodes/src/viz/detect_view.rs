@@ -6,10 +6,12 @@
 //! draws them over the camera images, tiled 3 × 2 (`cairn detect --png`),
 //! and the rerun recorder logs the same projections (`--rrd`).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use cairn_core::samples::{CameraSample, LidarSweep, SampleInfo, SampleSet};
+use cairn_core::PointCloud;
+use cairn_core::samples::{CameraSample, SampleInfo, SampleSet};
 use cairn_perception::detection::{CLASSES, LidarBox};
 use image::{Rgb, RgbImage};
 use nalgebra::Point3;
@@ -63,7 +65,7 @@ pub struct SampleView {
     /// Per camera, in the sample's (sorted) order.
     pub cameras: Vec<CameraView>,
     /// The sweep (LiDAR frame).
-    pub sweep: LidarSweep,
+    pub cloud: PointCloud,
     /// Detections, then ground truth (LiDAR frame).
     pub boxes: Vec<(LidarBox, bool)>,
 }
@@ -78,6 +80,27 @@ impl SampleView {
         ground_truth: &[LidarBox],
     ) -> Result<SampleView> {
         let sweep = set.read_lidar(sample).with_context(|| format!("reading the sweep of sample {}", sample.token))?;
+        let images = sample
+            .images
+            .iter()
+            .map(|(name, camera)| {
+                let path = set.file(&camera.img_path);
+                let image = image::open(&path).with_context(|| format!("reading {}", path.display()))?.to_rgb8();
+                Ok((name.clone(), image))
+            })
+            .collect::<Result<BTreeMap<_, _>>>()?;
+        Ok(Self::from_data(sample, &images, sweep.cloud, detections, ground_truth))
+    }
+
+    /// [`SampleView::build`] from decoded data (a bag's messages): the
+    /// cameras of `sample` that have an image in `images`.
+    pub fn from_data(
+        sample: &SampleInfo,
+        images: &BTreeMap<String, RgbImage>,
+        cloud: PointCloud,
+        detections: &[LidarBox],
+        ground_truth: &[LidarBox],
+    ) -> SampleView {
         let boxes: Vec<(LidarBox, bool)> = detections
             .iter()
             .map(|b| (b.clone(), false))
@@ -86,9 +109,9 @@ impl SampleView {
         let cameras = sample
             .images
             .iter()
-            .map(|(name, camera)| camera_view(set, name, camera, &sweep, &boxes))
-            .collect::<Result<_>>()?;
-        Ok(SampleView { token: sample.token.clone(), cameras, sweep, boxes })
+            .filter_map(|(name, camera)| Some(camera_view(name, camera, images.get(name)?.clone(), &cloud, &boxes)))
+            .collect();
+        SampleView { token: sample.token.clone(), cameras, cloud, boxes }
     }
 }
 
@@ -117,24 +140,24 @@ const EDGES: [(usize, usize); 12] =
     [(0, 1), (1, 2), (2, 3), (3, 0), (4, 5), (5, 6), (6, 7), (7, 4), (0, 4), (1, 5), (2, 6), (3, 7)];
 
 fn camera_view(
-    set: &SampleSet,
     name: &str,
     camera: &CameraSample,
-    sweep: &LidarSweep,
+    image: RgbImage,
+    cloud: &PointCloud,
     boxes: &[(LidarBox, bool)],
-) -> Result<CameraView> {
-    let path = set.file(&camera.img_path);
-    let image = image::open(&path).with_context(|| format!("reading {}", path.display()))?.to_rgb8();
-    let camera_from_lidar = camera.camera_from_lidar()?;
+) -> CameraView {
+    // A calibration that is not rigid cannot be projected: no points, no boxes.
+    let Ok(camera_from_lidar) = camera.camera_from_lidar() else {
+        return CameraView { name: name.to_string(), image, points: Vec::new(), boxes: Vec::new() };
+    };
     let (fx, fy, cx, cy) = camera.intrinsics();
     let project = |p: &Point3<f64>| -> Option<([f32; 2], f64)> {
         let q = camera_from_lidar * p;
         (q.z > NEAREST_DEPTH_M).then(|| ([(fx * q.x / q.z + cx) as f32, (fy * q.y / q.z + cy) as f32], q.z))
     };
     let (width, height) = (image.width() as f32, image.height() as f32);
-    let intensity = |k: usize| sweep.cloud.intensity.as_ref().and_then(|i| i.get(k).copied()).unwrap_or(0.0);
-    let points = sweep
-        .cloud
+    let intensity = |k: usize| cloud.intensity.as_ref().and_then(|i| i.get(k).copied()).unwrap_or(0.0);
+    let points = cloud
         .points()
         .enumerate()
         .filter_map(|(k, p)| {
@@ -160,7 +183,7 @@ fn camera_view(
             })
         })
         .collect();
-    Ok(CameraView { name: name.to_string(), image, points, boxes })
+    CameraView { name: name.to_string(), image, points, boxes }
 }
 
 /// A colour for a depth: near red through yellow and green to far blue
@@ -287,7 +310,7 @@ mod tests {
                 let ys = wire.edges.iter().flatten().map(|p| p[1]);
                 let (x0, x1) = (xs.clone().fold(f32::MAX, f32::min), xs.fold(f32::MIN, f32::max));
                 let (y0, y1) = (ys.clone().fold(f32::MAX, f32::min), ys.fold(f32::MIN, f32::max));
-                for p in view.sweep.cloud.points() {
+                for p in view.cloud.points() {
                     let p = p.cast::<f64>();
                     if !instance.contains(&p) {
                         continue;
