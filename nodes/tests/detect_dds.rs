@@ -24,9 +24,9 @@ use std::sync::OnceLock;
 use anyhow::{Context, Result, anyhow, ensure};
 use cairn_bags::storage::Bag;
 use cairn_core::samples::SampleSet;
-use cairn_e2e::{Oracle, oracles_required, repo_root, scratch_dir};
+use cairn_e2e::{Oracle, cyclonedds_peer_missing, oracles_required, repo_root, scratch_dir, trial};
 use cairn_perception::detection::Submission;
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::Arguments;
 use nalgebra::Point3;
 
 /// Samples of the drive (0.5 s apart).
@@ -226,24 +226,11 @@ fn perception_launch_starts_detector_and_slam() -> Result<()> {
     Ok(())
 }
 
-/// Why the Cyclone DDS peer cannot run, if it cannot.
-fn peer_missing() -> Option<String> {
-    let reason = match Oracle::python() {
-        Ok(python) => python.run(["-c", "import cyclonedds, rosbags"]).err().map(|e| format!("{e:#}")),
-        Err(reason) => Some(reason),
-    }?;
-    Some(format!("cyclonedds/rosbags not in the venv (scripts/test installs them): {reason}"))
-}
-
-fn trial(name: &str, test: fn() -> Result<()>) -> Trial {
-    Trial::test(name, move || test().map_err(|e| Failed::from(format!("{e:#}"))))
-}
-
 fn main() {
     let mut args = Arguments::from_args();
     // DDS scenarios one at a time: they time sets on a shared CPU.
     args.test_threads = Some(1);
-    let missing = peer_missing().filter(|_| !oracles_required());
+    let missing = cyclonedds_peer_missing().filter(|_| !oracles_required());
     if let Some(reason) = &missing {
         eprintln!("ignoring the cyclonedds peer trial: {reason}");
     }

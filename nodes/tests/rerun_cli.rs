@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, ensure};
-use cairn_e2e::{Oracle, oracles_required, repo_root, scratch_dir};
-use libtest_mimic::{Arguments, Failed, Trial};
+use cairn_e2e::{Oracle, oracles_required, repo_root, scratch_dir, trial};
+use libtest_mimic::Arguments;
 
 /// Frames of the rendered sequence.
 const FRAMES: usize = 12;
@@ -252,10 +252,6 @@ fn connect_streams_to_a_headless_viewer() -> Result<()> {
     ensure!(received.is_file(), "the receiver saved nothing: {log}");
     let summary = cairn(&["slam", &s(&seq), "--out", &s(&est)])?;
     check_slam_rows(&rows_per_entity(&received)?, FRAMES, keyframes_in(&summary)?)
-}
-
-fn trial(name: &str, test: fn() -> Result<()>) -> Trial {
-    Trial::test(name, move || test().map_err(|e| Failed::from(format!("{e:#}"))))
 }
 
 fn main() {

@@ -28,8 +28,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow, ensure};
-use cairn_e2e::{Oracle, oracles_required, repo_root, scratch_dir};
-use libtest_mimic::{Arguments, Failed, Trial};
+use cairn_e2e::{Oracle, cyclonedds_peer_missing, oracles_required, repo_root, scratch_dir, trial};
+use libtest_mimic::Arguments;
 
 /// Frames of the synthetic sequence: 0.4 of the generated loop (≈ the
 /// per-frame motion of the demo's 300-frame laps).
@@ -200,24 +200,11 @@ fn launch_file_runs_node_and_replay() -> Result<()> {
     Ok(())
 }
 
-/// Why the Cyclone DDS peer cannot run, if it cannot.
-fn peer_missing() -> Option<String> {
-    let reason = match Oracle::python() {
-        Ok(python) => python.run(["-c", "import cyclonedds, rosbags"]).err().map(|e| format!("{e:#}")),
-        Err(reason) => Some(reason),
-    }?;
-    Some(format!("cyclonedds/rosbags not in the venv (scripts/test installs them): {reason}"))
-}
-
-fn trial(name: &str, test: fn() -> Result<()>) -> Trial {
-    Trial::test(name, move || test().map_err(|e| Failed::from(format!("{e:#}"))))
-}
-
 fn main() {
     let mut args = Arguments::from_args();
     // DDS scenarios one at a time: they time frames on a shared CPU.
     args.test_threads = Some(1);
-    let missing = peer_missing().filter(|_| !oracles_required());
+    let missing = cyclonedds_peer_missing().filter(|_| !oracles_required());
     if let Some(reason) = &missing {
         eprintln!("ignoring the cyclonedds peer trial: {reason}");
     }

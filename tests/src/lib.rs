@@ -98,3 +98,19 @@ pub fn scratch_dir(label: &str) -> std::io::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+/// A libtest-mimic trial of a test that returns an error (shown with its
+/// whole context chain) instead of panicking.
+pub fn trial(name: &str, test: fn() -> anyhow::Result<()>) -> libtest_mimic::Trial {
+    libtest_mimic::Trial::test(name, move || test().map_err(|e| libtest_mimic::Failed::from(format!("{e:#}"))))
+}
+
+/// Why the Cyclone DDS ROS 2 peer (`tests/oracle/ros2_peer.py`) cannot run
+/// here, if it cannot: the venv lacks cyclonedds or rosbags.
+pub fn cyclonedds_peer_missing() -> Option<String> {
+    let reason = match Oracle::python() {
+        Ok(python) => python.run(["-c", "import cyclonedds, rosbags"]).err().map(|e| format!("{e:#}")),
+        Err(reason) => Some(reason),
+    }?;
+    Some(format!("cyclonedds/rosbags not in the venv (scripts/test installs them): {reason}"))
+}
